@@ -1,0 +1,163 @@
+/**
+ * `deno task relay:register`: registers the one Debezium connector (relay/connector.json) with
+ * Kafka Connect, idempotently, then waits until connector and task are RUNNING and the
+ * replication slot is active. Used by the local stack, CI and compose's one-shot service.
+ *
+ * The file holds everything but what depends on the environment: the database coordinates
+ * (from RELAY_DATABASE_URL, else DATABASE_URL, as Connect sees the database) and the partitions
+ * and replication factor of topics Connect creates (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR).
+ */
+import postgres from "postgres";
+import { type Config, config } from "../src/platform/config.ts";
+import { logger, setLogLevel } from "../src/platform/log.ts";
+import { waitFor } from "../src/platform/wait_for.ts";
+
+const CONNECTOR_FILE = new URL("./connector.json", import.meta.url);
+
+export interface ConnectorFile {
+  name: string;
+  config: Record<string, string>;
+}
+
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: string; trace?: string };
+  tasks: { id: number; state: string; trace?: string }[];
+}
+
+/** Registration did not reach a running relay; the message says which part failed. */
+export class RelayError extends Error {
+  override name = "RelayError";
+}
+
+/** The connector file as committed. */
+export async function readConnectorFile(): Promise<ConnectorFile> {
+  return JSON.parse(await Deno.readTextFile(CONNECTOR_FILE));
+}
+
+/** The connector file completed with the environment's database and topic settings. */
+export async function connectorConfig(cfg: Config): Promise<ConnectorFile> {
+  const file = await readConnectorFile();
+  const db = new URL(cfg.relayDatabaseUrl ?? cfg.databaseUrl);
+  return {
+    name: file.name,
+    config: {
+      ...file.config,
+      "database.hostname": db.hostname,
+      "database.port": db.port || "5432",
+      "database.user": decodeURIComponent(db.username),
+      "database.password": decodeURIComponent(db.password),
+      "database.dbname": db.pathname.replace(/^\//, ""),
+      "topic.creation.default.partitions": String(cfg.topicPartitions),
+      "topic.creation.default.replication.factor": String(cfg.topicReplicationFactor),
+    },
+  };
+}
+
+/** GET /connectors/:name/status, or undefined if the connector does not exist. */
+export async function connectorStatus(
+  connectUrl: string,
+  name: string,
+): Promise<ConnectorStatus | undefined> {
+  const res = await fetch(`${connectUrl}/connectors/${name}/status`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) throw new RelayError(`Connect answered ${res.status}: ${await res.text()}`);
+  return await res.json();
+}
+
+function isRunning(s: ConnectorStatus | undefined): boolean {
+  return s?.connector.state === "RUNNING" && s.tasks.length > 0 &&
+    s.tasks.every((t) => t.state === "RUNNING");
+}
+
+function failedTrace(s: ConnectorStatus | undefined): string | undefined {
+  if (!s) return undefined;
+  if (s.connector.state === "FAILED") return s.connector.trace ?? "connector FAILED";
+  const t = s.tasks.find((t) => t.state === "FAILED");
+  return t ? (t.trace ?? `task ${t.id} FAILED`) : undefined;
+}
+
+export interface RegisterOptions {
+  /** Deadline for each wait (Connect up, RUNNING, slot active). @default 60000 */
+  timeoutMs?: number;
+}
+
+/**
+ * PUTs the connector config (create or update: idempotent), restarts a FAILED connector or task
+ * once, and waits for RUNNING and for the slot to be active. Throws RelayError otherwise.
+ */
+export async function registerConnector(cfg: Config, opts: RegisterOptions = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const log = logger("relay");
+  const { name, config: body } = await connectorConfig(cfg);
+  const base = cfg.kafkaConnectUrl;
+
+  await waitFor(async () => (await fetch(base, { signal: AbortSignal.timeout(2000) })).ok, {
+    timeoutMs,
+    what: `Kafka Connect at ${base}`,
+  }).catch((err) => {
+    throw new RelayError(`${err.message} (is the stack up? 'deno task stack:status')`);
+  });
+
+  const put = await fetch(`${base}/connectors/${name}/config`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const putText = await put.text();
+  if (!put.ok) throw new RelayError(`Connect refused the connector config (${put.status}): ${putText}`);
+  log.info(put.status === 201 ? "connector created" : "connector config applied", { connector: name });
+
+  let restarted = false;
+  try {
+    await waitFor(async () => {
+      const s = await connectorStatus(base, name);
+      const trace = failedTrace(s);
+      if (trace && !restarted) {
+        restarted = true;
+        log.warn("connector or task FAILED; restarting once", { connector: name, trace: trace.split("\n")[0] });
+        await fetch(`${base}/connectors/${name}/restart?includeTasks=true&onlyFailed=true`, {
+          method: "POST",
+        }).then((r) => r.body?.cancel());
+        return false;
+      }
+      if (trace) throw new RelayError(`connector ${name} FAILED:\n${trace}`);
+      return isRunning(s);
+    }, { timeoutMs, what: `connector ${name} and its task to be RUNNING` });
+  } catch (err) {
+    const s = await connectorStatus(base, name).catch(() => undefined);
+    throw new RelayError(`${(err as Error).message}\nstatus: ${JSON.stringify(s, null, 2)}`);
+  }
+
+  const slot = body["slot.name"];
+  const sql = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await waitFor(async () => {
+      const [row] = await sql<{ active: boolean }[]>`
+        select active from pg_replication_slots where slot_name = ${slot}`;
+      return row?.active;
+    }, { timeoutMs, what: `replication slot ${slot} to be active` });
+  } catch (err) {
+    throw new RelayError((err as Error).message);
+  } finally {
+    await sql.end();
+  }
+  log.info("relay running", { connector: name, slot });
+}
+
+if (import.meta.main) {
+  const cfg = config();
+  setLogLevel(cfg.logLevel);
+  try {
+    await registerConnector(cfg);
+  } catch (err) {
+    if (!(err instanceof RelayError)) throw err;
+    logger("relay").error(err.message);
+    Deno.exitCode = 1;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The process configuration: every variable of the ARCHITECTURE table, parsed with zod once.
+ * A bad value stops the process with a message naming the variable, the value and what is allowed.
+ */
+import { z } from "zod";
+import { LOCAL_STACK } from "./local_stack.ts";
+
+const port = z.coerce.number().int().min(1).max(65535);
+const brokerList = z.string().transform((s, ctx) => {
+  const brokers = s.split(",").map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d{1,5}$/.test(b))) {
+    ctx.addIssue({ code: "custom", message: "not a host:port list" });
+    return z.NEVER;
+  }
+  return brokers;
+});
+const url = (protocols: string[]) =>
+  z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  });
+
+/** Each variable: its schema, a default (undefined: optional), what is allowed, and whether secret. */
+const VARIABLES = {
+  PORT: { schema: port, default: "8080", allowed: "an integer from 1 to 65535" },
+  DATABASE_URL: {
+    schema: url(["postgres:", "postgresql:"]),
+    default: LOCAL_STACK.databaseUrl,
+    allowed: "a postgres:// or postgresql:// URL",
+  },
+  RELAY_DATABASE_URL: {
+    schema: url(["postgres:", "postgresql:"]).optional(),
+    default: undefined,
+    allowed: "a postgres:// or postgresql:// URL (the database as Kafka Connect reaches it)",
+  },
+  KAFKA_BROKERS: {
+    schema: brokerList,
+    default: LOCAL_STACK.kafkaBrokers,
+    allowed: "a comma-separated list of host:port",
+  },
+  KAFKA_CONNECT_URL: {
+    schema: url(["http:", "https:"]),
+    default: LOCAL_STACK.connectUrl,
+    allowed: "an http:// or https:// URL",
+  },
+  AUTH_JWT_SECRET: {
+    schema: z.string().min(32).optional(),
+    default: undefined,
+    allowed: "a string of at least 32 characters",
+    secret: true,
+  },
+  TOPIC_PARTITIONS: {
+    schema: z.coerce.number().int().min(1).max(1000),
+    default: "4",
+    allowed: "an integer from 1 to 1000",
+  },
+  TOPIC_REPLICATION_FACTOR: {
+    schema: z.coerce.number().int().min(1).max(32),
+    default: "1",
+    allowed: "an integer from 1 to 32",
+  },
+  LOG_LEVEL: {
+    schema: z.enum(["debug", "info", "warn", "error"]),
+    default: "info",
+    allowed: "one of debug, info, warn, error",
+  },
+} as const;
+
+type Variables = typeof VARIABLES;
+type Parsed = { [K in keyof Variables]: z.output<Variables[K]["schema"]> };
+
+export type Config = {
+  port: number;
+  databaseUrl: string;
+  /** The database as Kafka Connect reaches it, when that differs from DATABASE_URL. */
+  relayDatabaseUrl: string | undefined;
+  kafkaBrokers: string[];
+  kafkaConnectUrl: string;
+  authJwtSecret: string | undefined;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+};
+
+/** A configuration value that is not allowed; the message names variable, value and rule. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function shown(name: string, value: string, secret: boolean): string {
+  if (secret) return `<redacted, ${value.length} characters>`;
+  if (name.endsWith("_URL")) {
+    try {
+      const u = new URL(value);
+      if (u.password) u.password = "***";
+      return JSON.stringify(u.toString());
+    } catch { /* not a URL: show as is */ }
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Parses the configuration from an environment record. Empty strings count as unset.
+ * @throws {ConfigError} naming every bad variable, its value and what is allowed.
+ * @example
+ * const config = parseConfig({ PORT: "9000" });
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(VARIABLES)) {
+    const raw = env[name] === "" ? undefined : env[name];
+    const value = raw ?? spec.default;
+    const result = spec.schema.safeParse(value);
+    if (result.success) {
+      out[name] = result.data;
+    } else {
+      const secret = "secret" in spec && spec.secret;
+      problems.push(
+        `${name}=${shown(name, String(value), secret)} is not allowed: expected ${spec.allowed}`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  const p = out as Parsed;
+  return {
+    port: p.PORT,
+    databaseUrl: p.DATABASE_URL,
+    relayDatabaseUrl: p.RELAY_DATABASE_URL,
+    kafkaBrokers: p.KAFKA_BROKERS,
+    kafkaConnectUrl: p.KAFKA_CONNECT_URL,
+    authJwtSecret: p.AUTH_JWT_SECRET,
+    topicPartitions: p.TOPIC_PARTITIONS,
+    topicReplicationFactor: p.TOPIC_REPLICATION_FACTOR,
+    logLevel: p.LOG_LEVEL,
+  };
+}
+
+let loaded: Config | undefined;
+
+/**
+ * The configuration of this process, parsed from the environment on first use. On a bad value
+ * it prints the problem to stderr and exits with status 78 (EX_CONFIG).
+ */
+export function config(): Config {
+  if (loaded) return loaded;
+  try {
+    loaded = parseConfig(Deno.env.toObject());
+    return loaded;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    Deno.exit(78);
+  }
+}

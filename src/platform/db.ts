@@ -1,0 +1,26 @@
+/**
+ * The Postgres client. One pool per process; `sql.begin` marks every transaction in the code.
+ */
+import postgres from "postgres";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+export interface DbOptions {
+  /** Pool size. @default 10 */
+  max?: number;
+  /** Application name shown in pg_stat_activity. @default "shop" */
+  applicationName?: string;
+}
+
+/**
+ * Opens a pool to `url`. Notices are dropped (they are noise in JSON logs); connections are
+ * opened lazily, so a process starts even while Postgres is briefly down.
+ */
+export function connect(url: string, options: DbOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? "shop" },
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * The one place that knows the Kafka client library (kafkajs, no longer actively maintained):
+ * keep client construction and admin helpers here so another client could replace it.
+ */
+import { Kafka, logLevel as KafkaLogLevel } from "kafkajs";
+import type { Admin } from "kafkajs";
+import { type Logger, logger } from "./log.ts";
+
+export type { Admin, Consumer, EachMessagePayload, KafkaMessage, Producer } from "kafkajs";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.WARN]: "warn",
+  [KafkaLogLevel.INFO]: "info",
+  [KafkaLogLevel.DEBUG]: "debug",
+};
+
+export interface KafkaClientOptions {
+  /** No client logs at all (health probes that expect failures). @default false */
+  silent?: boolean;
+  /** Retries of each request before it fails. @default 8 */
+  retries?: number;
+}
+
+/** A kafkajs client whose logs go through our JSON logger. */
+export function kafkaClient(
+  brokers: string[],
+  clientId: string,
+  options: KafkaClientOptions = {},
+): Kafka {
+  const log = logger("kafkajs", { clientId });
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: options.silent ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
+    connectionTimeout: 3000,
+    retry: { retries: options.retries ?? 8, initialRetryTime: 200 },
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = entry;
+      (log as Logger)[LEVELS[level] ?? "info"](message, { namespace, ...rest });
+    },
+  });
+}
+
+export interface TopicSpec {
+  partitions: number;
+  replicationFactor: number;
+}
+
+export interface EnsureTopicsResult {
+  created: string[];
+  existing: string[];
+  /** Existing topics with a partition count other than asked; left alone (see below). */
+  mismatched: { topic: string; partitions: number }[];
+}
+
+/**
+ * Creates the topics that do not exist yet, waiting for their leaders. Existing topics are never
+ * changed: adding partitions would move keys to other partitions and break per-key order, so a
+ * mismatch is reported for an operator to decide.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: string[],
+  spec: TopicSpec,
+): Promise<EnsureTopicsResult> {
+  const present = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !present.has(t));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: spec.partitions,
+        replicationFactor: spec.replicationFactor,
+      })),
+    });
+  }
+  const existing = topics.filter((t) => present.has(t));
+  const mismatched: EnsureTopicsResult["mismatched"] = [];
+  if (existing.length > 0) {
+    const meta = await admin.fetchTopicMetadata({ topics: existing });
+    for (const t of meta.topics) {
+      if (t.partitions.length !== spec.partitions) {
+        mismatched.push({ topic: t.name, partitions: t.partitions.length });
+      }
+    }
+  }
+  return { created: missing, existing, mismatched };
+}

@@ -1,0 +1,126 @@
+/**
+ * `deno task stack:fetch|stack:up|stack:down|stack:status`: the local stack without Docker.
+ * `up` is idempotent and waits for real readiness; `down` stops only what this stack started.
+ */
+import { components, LOG_DIR, ORDER, REPO_DIR, STACK_DIR, StackError } from "./components.ts";
+
+const FETCH_MARK = `${STACK_DIR}/lib/.fetched`;
+
+async function pomHash(): Promise<string> {
+  const pom = await Deno.readFile(`${REPO_DIR}/stack/pom.xml`);
+  const digest = await crypto.subtle.digest("SHA-256", pom);
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Resolves the jars through Maven (cached in ~/.m2 and in the stack folder per pom version). */
+export async function fetchJars(): Promise<void> {
+  const hash = await pomHash();
+  try {
+    if ((await Deno.readTextFile(FETCH_MARK)).trim() === hash) return;
+  } catch { /* not fetched yet */ }
+  console.log("fetching Kafka, Kafka Connect and Debezium jars from Maven Central ...");
+  await Deno.remove(`${STACK_DIR}/lib`, { recursive: true }).catch(() => {});
+  await Deno.remove(`${STACK_DIR}/plugins`, { recursive: true }).catch(() => {});
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("mvn", {
+      args: ["-B", "-q", "-Dstyle.color=never", "-f", `${REPO_DIR}/stack/pom.xml`, `-Dstack.dir=${STACK_DIR}`, "package"],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+  } catch (err) {
+    throw new StackError(`mvn could not run (${(err as Error).message}); install Java 17+ and Maven`);
+  }
+  if (!out.success) throw new StackError("mvn failed to resolve the stack's jars (see above)");
+  await Deno.writeTextFile(FETCH_MARK, hash);
+}
+
+async function checkJava(): Promise<void> {
+  try {
+    const out = await new Deno.Command("java", { args: ["-version"], stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    const major = parseInt(/version "(\d+)/.exec(text)?.[1] ?? "0", 10);
+    if (major < 17) throw new StackError(`Java 17+ is required, found: ${text.split("\n")[0]}`);
+  } catch (err) {
+    if (err instanceof StackError) throw err;
+    throw new StackError("java is not on PATH; install a JDK 17+ (e.g. apt install openjdk-17-jdk)");
+  }
+}
+
+/** Brings up every component that is not running, in order. */
+export async function up(): Promise<void> {
+  await checkJava();
+  await fetchJars();
+  const started = performance.now();
+  for (const name of ORDER) {
+    const c = components[name];
+    const t = performance.now();
+    const wasUp = await c.pid();
+    await c.start();
+    const ms = Math.round(performance.now() - t);
+    console.log(`${name.padEnd(8)} ${wasUp ? "already running" : `started in ${ms} ms`}`);
+  }
+  console.log(`stack up in ${((performance.now() - started) / 1000).toFixed(1)} s (logs: ${LOG_DIR})`);
+}
+
+/** Stops every component this stack started, in reverse order. */
+export async function down(): Promise<void> {
+  for (const name of [...ORDER].reverse()) {
+    const c = components[name];
+    const pid = await c.pid();
+    await c.stop();
+    console.log(`${name.padEnd(8)} ${pid ? `stopped (pid ${pid})` : "not running"}`);
+  }
+}
+
+async function rssMb(pid: number): Promise<string> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = parseInt(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0", 10);
+    return `${Math.round(kb / 1024)} MB`;
+  } catch {
+    return "-";
+  }
+}
+
+/** Prints each component with its port, pid, memory and health; exit 1 if any is unhealthy. */
+export async function status(): Promise<boolean> {
+  let allOk = true;
+  const rows = [["component", "port", "pid", "rss", "health"]];
+  for (const name of ORDER) {
+    const c = components[name];
+    const pid = await c.pid();
+    const h = pid ? await c.health() : { ok: false, detail: "not running" };
+    allOk &&= h.ok;
+    rows.push([
+      name,
+      String(c.port),
+      pid ? String(pid) : "-",
+      pid ? await rssMb(pid) : "-",
+      `${h.ok ? "ok" : "DOWN"}: ${h.detail}`,
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  "));
+  console.log(`state: ${STACK_DIR}  logs: ${LOG_DIR}`);
+  return allOk;
+}
+
+if (import.meta.main) {
+  const cmd = Deno.args[0];
+  try {
+    if (cmd === "fetch") await fetchJars();
+    else if (cmd === "up") await up();
+    else if (cmd === "down") await down();
+    else if (cmd === "status") Deno.exitCode = (await status()) ? 0 : 1;
+    else {
+      console.error("usage: deno run -A stack/cli.ts fetch|up|down|status");
+      Deno.exitCode = 2;
+    }
+  } catch (err) {
+    if (!(err instanceof StackError)) throw err;
+    console.error(`stack ${cmd} failed: ${err.message}`);
+    Deno.exitCode = 1;
+  }
+}

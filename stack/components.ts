@@ -1,0 +1,418 @@
+/**
+ * The local stack's three components as plain processes under one git-ignored folder:
+ * a private PostgreSQL cluster (wal_level=logical), a single-node Kafka in KRaft mode, and a
+ * Kafka Connect worker with the Debezium Postgres plugin. Each can be started, stopped and
+ * probed on its own; tests use that to take one down on purpose.
+ */
+import { LOCAL_PORTS } from "../src/platform/local_stack.ts";
+import { kafkaClient } from "../src/platform/kafka.ts";
+import { waitFor } from "../src/platform/wait_for.ts";
+import postgres from "postgres";
+
+export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const STACK_DIR = Deno.env.get("STACK_DIR") ?? `${REPO_DIR}/.stack`;
+export const LOG_DIR = `${STACK_DIR}/logs`;
+const RUN_DIR = `${STACK_DIR}/run`;
+const CONF_DIR = `${REPO_DIR}/stack/conf`;
+const PG_BIN = Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+const PG_DIR = `${STACK_DIR}/pg`;
+const PG_DATA = `${PG_DIR}/data`;
+
+export type ComponentName = "postgres" | "kafka" | "connect";
+
+export interface Component {
+  name: ComponentName;
+  port: number;
+  log: string;
+  /** Starts the process if it is not running and waits until it is healthy. */
+  start(): Promise<void>;
+  /** Stops the process this stack started (and nothing else); SIGKILL when `kill` is set. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+  /** The pid of the running process, or undefined. */
+  pid(): Promise<number | undefined>;
+  /** A short health verdict from a real request to the component. */
+  health(): Promise<{ ok: boolean; detail: string }>;
+}
+
+/** A component failed to become healthy; the message names it and its log. */
+export class StackError extends Error {
+  override name = "StackError";
+}
+
+const isRoot = Deno.uid() === 0;
+
+async function run(cmd: string, args: string[], opts: { asPostgres?: boolean } = {}) {
+  const [bin, argv] = opts.asPostgres && isRoot
+    ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
+    : [cmd, args];
+  const out = await new Deno.Command(bin, { args: argv, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { ok: out.success, code: out.code, text };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a pid file and returns the pid if that process is alive and still ours. */
+async function livePid(pidFile: string, marker: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = parseInt((await Deno.readTextFile(pidFile)).trim().split("\n")[0], 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    // A recycled pid belongs to another program: only trust it if its command line is ours.
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return cmdline.includes(marker) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    return Deno.statSync(`/proc/${pid}`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+async function tcpOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function logTail(path: string, lines = 15): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log yet)";
+  }
+}
+
+async function renderTemplate(name: string): Promise<string> {
+  const text = await Deno.readTextFile(`${CONF_DIR}/${name}`);
+  const out = text
+    .replaceAll("@STACK_DIR@", STACK_DIR)
+    .replaceAll("@KAFKA_PORT@", String(LOCAL_PORTS.kafka))
+    .replaceAll("@CONTROLLER_PORT@", String(LOCAL_PORTS.kafkaController))
+    .replaceAll("@CONNECT_PORT@", String(LOCAL_PORTS.connect));
+  const path = `${STACK_DIR}/conf/${name}`;
+  await Deno.mkdir(`${STACK_DIR}/conf`, { recursive: true });
+  await Deno.writeTextFile(path, out);
+  return path;
+}
+
+async function failWithLog(name: string, log: string, why: string): Promise<never> {
+  throw new StackError(
+    `${name} did not become healthy: ${why}\n  log: ${log}\n  last lines:\n${
+      (await logTail(log)).replace(/^/gm, "    ")
+    }`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+const pgLog = `${LOG_DIR}/postgres.log`;
+const pgAdminUrl = `postgres://shop@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`;
+
+async function pgEnsureCluster(): Promise<void> {
+  await Deno.mkdir(PG_DIR, { recursive: true });
+  await Deno.mkdir(LOG_DIR, { recursive: true });
+  if (isRoot) {
+    // Postgres refuses to run as root: the cluster belongs to the `postgres` system user.
+    await run("chown", ["postgres:", PG_DIR]);
+    if (!(await exists(pgLog))) await Deno.writeTextFile(pgLog, "");
+    await run("chown", ["postgres:", pgLog]);
+    const probe = await run("test", ["-r", `${CONF_DIR}/postgresql.conf`], { asPostgres: true });
+    if (!probe.ok) {
+      throw new StackError(
+        `postgres: the 'postgres' user cannot read ${CONF_DIR}; make the checkout traversable (chmod o+x on its parents)`,
+      );
+    }
+  }
+  if (!(await exists(`${PG_DATA}/PG_VERSION`))) {
+    const r = await run(`${PG_BIN}/initdb`, [
+      "-D",
+      PG_DATA,
+      "-U",
+      "shop",
+      "--auth=trust",
+      "-E",
+      "UTF8",
+      "--no-locale",
+      "--no-instructions",
+    ], { asPostgres: true });
+    if (!r.ok) throw new StackError(`postgres: initdb failed (is ${PG_BIN} present?):\n${r.text}`);
+    await Deno.writeTextFile(`${PG_DATA}/postgresql.conf`, "\ninclude 'stack.conf'\n", {
+      append: true,
+    });
+  }
+  // Copied at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
+  await Deno.copyFile(`${CONF_DIR}/postgresql.conf`, `${PG_DATA}/stack.conf`);
+  if (isRoot) await run("chown", ["postgres:", `${PG_DATA}/stack.conf`]);
+}
+
+async function pgHealth(): Promise<{ ok: boolean; detail: string }> {
+  const sql = postgres(pgAdminUrl, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ wal: string; v: string }[]>`
+      select current_setting('wal_level') as wal, current_setting('server_version') as v`;
+    const ok = row.wal === "logical";
+    return { ok, detail: `PostgreSQL ${row.v}, wal_level=${row.wal}` };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+async function pgEnsureDatabase(): Promise<void> {
+  const sql = postgres(pgAdminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = 'shop'`;
+    if (rows.length === 0) await sql`create database shop`;
+  } finally {
+    await sql.end();
+  }
+}
+
+const postgresComponent: Component = {
+  name: "postgres",
+  port: LOCAL_PORTS.postgres,
+  log: pgLog,
+  async pid() {
+    return await livePid(`${PG_DATA}/postmaster.pid`, "postgres");
+  },
+  async start() {
+    if (await this.pid()) return;
+    if (await tcpOpen(this.port)) {
+      throw new StackError(
+        `postgres: port ${this.port} is in use by another process; stop it or free the port`,
+      );
+    }
+    await pgEnsureCluster();
+    const r = await run(`${PG_BIN}/pg_ctl`, [
+      "-D",
+      PG_DATA,
+      "-l",
+      pgLog,
+      "-w",
+      "-t",
+      "60",
+      "start",
+    ], { asPostgres: true });
+    if (!r.ok) await failWithLog("postgres", pgLog, `pg_ctl start failed: ${r.text.trim()}`);
+    await waitFor(async () => (await pgHealth()).ok, {
+      timeoutMs: 30_000,
+      what: "postgres to accept connections",
+    }).catch((err) => failWithLog("postgres", pgLog, err.message));
+    await pgEnsureDatabase();
+  },
+  async stop(opts = {}) {
+    const pid = await this.pid();
+    if (!pid) return;
+    if (opts.kill) {
+      Deno.kill(pid, "SIGKILL");
+      await waitFor(() => !alive(pid), { timeoutMs: 10_000, what: "postgres to die" });
+      return;
+    }
+    // Fast shutdown: roll back open transactions, checkpoint, exit.
+    await run(`${PG_BIN}/pg_ctl`, ["-D", PG_DATA, "-m", "fast", "-w", "-t", "60", "stop"], {
+      asPostgres: true,
+    });
+  },
+  health: pgHealth,
+};
+
+// ---------------------------------------------------------------------------------------------
+// JVM components (Kafka broker, Kafka Connect)
+
+function javaArgs(heap: string, log4j: string, mainClass: string, conf: string): string[] {
+  return [
+    `-Xms${heap}`,
+    `-Xmx${heap}`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+    `-Dlog4j2.configurationFile=${log4j}`,
+    // Marks the process as this stack's, so `down` never touches another Kafka on the machine.
+    `-Dshop.stack.dir=${STACK_DIR}`,
+    "-cp",
+    `${STACK_DIR}/lib/*`,
+    mainClass,
+    conf,
+  ];
+}
+
+async function spawnDetached(name: string, args: string[]): Promise<void> {
+  await Deno.mkdir(RUN_DIR, { recursive: true });
+  await Deno.mkdir(LOG_DIR, { recursive: true });
+  const pidFile = `${RUN_DIR}/${name}.pid`;
+  const log = `${LOG_DIR}/${name}.log`;
+  // setsid: the JVM outlives this process and ignores the terminal's Ctrl-C; `exec` keeps the
+  // pid written by the shell equal to the JVM's.
+  const script = `echo $$ > "$0"; exec java "$@" >> "$STACK_LOG" 2>&1 < /dev/null`;
+  const out = await new Deno.Command("setsid", {
+    args: ["-f", "sh", "-c", script, pidFile, ...args],
+    env: { STACK_LOG: log },
+    stdin: "null",
+  }).output();
+  if (!out.success) throw new StackError(`${name}: could not spawn java`);
+  await waitFor(() => exists(pidFile), { timeoutMs: 5_000, what: `${name} pid file` });
+}
+
+async function stopPid(name: string, pid: number, kill: boolean): Promise<void> {
+  Deno.kill(pid, kill ? "SIGKILL" : "SIGTERM");
+  try {
+    await waitFor(() => !alive(pid), { timeoutMs: 30_000, what: `${name} to stop` });
+  } catch {
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), { timeoutMs: 10_000, what: `${name} to die` });
+  }
+}
+
+function jvmComponent(spec: {
+  name: "kafka" | "connect";
+  port: number;
+  heap: string;
+  mainClass: string;
+  conf: string;
+  prepare?: (conf: string) => Promise<void>;
+  probe: () => Promise<{ ok: boolean; detail: string }>;
+  readyWithinMs: number;
+}): Component {
+  const pidFile = `${RUN_DIR}/${spec.name}.pid`;
+  const log = `${LOG_DIR}/${spec.name}.log`;
+  return {
+    name: spec.name,
+    port: spec.port,
+    log,
+    pid: () => livePid(pidFile, `-Dshop.stack.dir=${STACK_DIR}`),
+    async start() {
+      if (await this.pid()) return;
+      if (await tcpOpen(spec.port)) {
+        throw new StackError(
+          `${spec.name}: port ${spec.port} is in use by another process; stop it or free the port`,
+        );
+      }
+      if (!(await exists(`${STACK_DIR}/lib`))) {
+        throw new StackError(`${spec.name}: no jars in ${STACK_DIR}/lib; run 'deno task stack:fetch'`);
+      }
+      const conf = await renderTemplate(spec.conf);
+      const log4j = await renderTemplate("log4j2.properties");
+      await spec.prepare?.(conf);
+      await Deno.writeTextFile(log, `\n=== start ${new Date().toISOString()} ===\n`, {
+        append: true,
+      });
+      await spawnDetached(spec.name, javaArgs(spec.heap, log4j, spec.mainClass, conf));
+      let verdict: "ready" | "exited";
+      try {
+        verdict = await waitFor(async () => {
+          if (!(await this.pid())) return "exited";
+          return (await spec.probe()).ok ? "ready" : undefined;
+        }, { timeoutMs: spec.readyWithinMs, what: `${spec.name} readiness` });
+      } catch (err) {
+        return await failWithLog(spec.name, log, (err as Error).message);
+      }
+      if (verdict === "exited") await failWithLog(spec.name, log, "the process exited");
+    },
+    async stop(opts = {}) {
+      const pid = await this.pid();
+      if (pid) await stopPid(spec.name, pid, opts.kill ?? false);
+    },
+    health: spec.probe,
+  };
+}
+
+async function kafkaProbe(): Promise<{ ok: boolean; detail: string }> {
+  if (!(await tcpOpen(LOCAL_PORTS.kafka))) return { ok: false, detail: "port closed" };
+  const admin = kafkaClient([`127.0.0.1:${LOCAL_PORTS.kafka}`], "stack-probe", {
+    silent: true,
+    retries: 0,
+  }).admin();
+  try {
+    await admin.connect();
+    const c = await admin.describeCluster();
+    return { ok: c.brokers.length > 0, detail: `${c.brokers.length} broker(s), controller ${c.controller}` };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+async function kafkaFormatStorage(conf: string): Promise<void> {
+  if (await exists(`${STACK_DIR}/kafka/data/meta.properties`)) return;
+  await Deno.mkdir(`${STACK_DIR}/kafka/data`, { recursive: true });
+  const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
+  const id = await run("java", [...cp, "random-uuid"]);
+  if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
+  const clusterId = id.text.trim().split("\n").pop()!.trim();
+  const f = await run("java", [...cp, "format", "-t", clusterId, "-c", conf, "--standalone"]);
+  if (!f.ok) throw new StackError(`kafka: storage format failed:\n${f.text}`);
+}
+
+const CONNECT_URL = `http://127.0.0.1:${LOCAL_PORTS.connect}`;
+
+async function connectProbe(): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const root = await fetch(CONNECT_URL, { signal: AbortSignal.timeout(2000) });
+    const info = await root.json() as { version?: string };
+    const res = await fetch(`${CONNECT_URL}/connector-plugins`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    const plugins = await res.json() as { class: string }[];
+    const ok = plugins.some((p) => p.class === "io.debezium.connector.postgresql.PostgresConnector");
+    return {
+      ok,
+      detail: ok
+        ? `Connect ${info.version}, Debezium PostgresConnector loaded`
+        : "Debezium PostgresConnector plugin not loaded",
+    };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+}
+
+export const components: Record<ComponentName, Component> = {
+  postgres: postgresComponent,
+  kafka: jvmComponent({
+    name: "kafka",
+    port: LOCAL_PORTS.kafka,
+    heap: "512m",
+    mainClass: "kafka.Kafka",
+    conf: "server.properties",
+    prepare: kafkaFormatStorage,
+    probe: kafkaProbe,
+    readyWithinMs: 90_000,
+  }),
+  connect: jvmComponent({
+    name: "connect",
+    port: LOCAL_PORTS.connect,
+    heap: "768m",
+    mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
+    conf: "connect.properties",
+    probe: connectProbe,
+    readyWithinMs: 120_000,
+  }),
+};
+
+/** Start order; `down` goes the other way. */
+export const ORDER: ComponentName[] = ["postgres", "kafka", "connect"];
