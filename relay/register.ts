@@ -110,8 +110,12 @@ export async function registerConnector(cfg: Config, opts: RegisterOptions = {})
     body: JSON.stringify(body),
   });
   const putText = await put.text();
-  if (!put.ok) throw new RelayError(`Connect refused the connector config (${put.status}): ${putText}`);
-  log.info(put.status === 201 ? "connector created" : "connector config applied", { connector: name });
+  if (!put.ok) {
+    throw new RelayError(`Connect refused the connector config (${put.status}): ${putText}`);
+  }
+  log.info(put.status === 201 ? "connector created" : "connector config applied", {
+    connector: name,
+  });
 
   let restarted = false;
   try {
@@ -120,7 +124,10 @@ export async function registerConnector(cfg: Config, opts: RegisterOptions = {})
       const trace = failedTrace(s);
       if (trace && !restarted) {
         restarted = true;
-        log.warn("connector or task FAILED; restarting once", { connector: name, trace: trace.split("\n")[0] });
+        log.warn("connector or task FAILED; restarting once", {
+          connector: name,
+          trace: trace.split("\n")[0],
+        });
         await fetch(`${base}/connectors/${name}/restart?includeTasks=true&onlyFailed=true`, {
           method: "POST",
         }).then((r) => r.body?.cancel());

@@ -22,17 +22,32 @@ export async function fetchJars(): Promise<void> {
   console.log("fetching Kafka, Kafka Connect and Debezium jars from Maven Central ...");
   await Deno.remove(`${STACK_DIR}/lib`, { recursive: true }).catch(() => {});
   await Deno.remove(`${STACK_DIR}/plugins`, { recursive: true }).catch(() => {});
+  // Maven's unpack markers would otherwise skip the plugin we just removed.
+  await Deno.remove(`${STACK_DIR}/maven`, { recursive: true }).catch(() => {});
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("mvn", {
-      args: ["-B", "-q", "-Dstyle.color=never", "-f", `${REPO_DIR}/stack/pom.xml`, `-Dstack.dir=${STACK_DIR}`, "package"],
-      stdout: "inherit",
-      stderr: "inherit",
+      args: [
+        "-B",
+        "-q",
+        "-Dstyle.color=never",
+        "-f",
+        `${REPO_DIR}/stack/pom.xml`,
+        `-Dstack.dir=${STACK_DIR}`,
+        "package",
+      ],
+      stdout: "piped",
+      stderr: "piped",
     }).output();
   } catch (err) {
-    throw new StackError(`mvn could not run (${(err as Error).message}); install Java 17+ and Maven`);
+    throw new StackError(
+      `mvn could not run (${(err as Error).message}); install Java 17+ and Maven`,
+    );
   }
-  if (!out.success) throw new StackError("mvn failed to resolve the stack's jars (see above)");
+  if (!out.success) {
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    throw new StackError(`mvn failed to resolve the stack's jars:\n${text}`);
+  }
   await Deno.writeTextFile(FETCH_MARK, hash);
 }
 
@@ -44,7 +59,9 @@ async function checkJava(): Promise<void> {
     if (major < 17) throw new StackError(`Java 17+ is required, found: ${text.split("\n")[0]}`);
   } catch (err) {
     if (err instanceof StackError) throw err;
-    throw new StackError("java is not on PATH; install a JDK 17+ (e.g. apt install openjdk-17-jdk)");
+    throw new StackError(
+      "java is not on PATH; install a JDK 17+ (e.g. apt install openjdk-17-jdk)",
+    );
   }
 }
 
@@ -61,7 +78,9 @@ export async function up(): Promise<void> {
     const ms = Math.round(performance.now() - t);
     console.log(`${name.padEnd(8)} ${wasUp ? "already running" : `started in ${ms} ms`}`);
   }
-  console.log(`stack up in ${((performance.now() - started) / 1000).toFixed(1)} s (logs: ${LOG_DIR})`);
+  console.log(
+    `stack up in ${((performance.now() - started) / 1000).toFixed(1)} s (logs: ${LOG_DIR})`,
+  );
 }
 
 /** Stops every component this stack started, in reverse order. */

@@ -51,6 +51,11 @@ async function run(cmd: string, args: string[], opts: { asPostgres?: boolean } =
   return { ok: out.success, code: out.code, text };
 }
 
+async function sha8(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(d).slice(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -129,24 +134,26 @@ async function failWithLog(name: string, log: string, why: string): Promise<neve
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-const pgLog = `${LOG_DIR}/postgres.log`;
+// Written by the postgres user, so it sits in the cluster's folder rather than in LOG_DIR.
+const pgLog = `${PG_DIR}/postgres.log`;
 const pgAdminUrl = `postgres://shop@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`;
 
 async function pgEnsureCluster(): Promise<void> {
-  await Deno.mkdir(PG_DIR, { recursive: true });
-  await Deno.mkdir(LOG_DIR, { recursive: true });
-  if (isRoot) {
-    // Postgres refuses to run as root: the cluster belongs to the `postgres` system user.
-    await run("chown", ["postgres:", PG_DIR]);
-    if (!(await exists(pgLog))) await Deno.writeTextFile(pgLog, "");
-    await run("chown", ["postgres:", pgLog]);
-    const probe = await run("test", ["-r", `${CONF_DIR}/postgresql.conf`], { asPostgres: true });
-    if (!probe.ok) {
-      throw new StackError(
-        `postgres: the 'postgres' user cannot read ${CONF_DIR}; make the checkout traversable (chmod o+x on its parents)`,
-      );
+  await Deno.mkdir(STACK_DIR, { recursive: true });
+  if (isRoot && !(await exists(PG_DIR))) {
+    // Postgres refuses to run as root, so the cluster belongs to the `postgres` system user,
+    // which must reach its data folder. Where the checkout is not traversable for it (a clone
+    // under a private folder), the cluster lives in postgres's home and .stack/pg links to it.
+    const reachable = (await run("test", ["-x", STACK_DIR], { asPostgres: true })).ok;
+    if (!reachable) {
+      const hash = await sha8(STACK_DIR);
+      const outside = `/var/lib/postgresql/shop-stack-${hash}`;
+      await Deno.mkdir(outside, { recursive: true });
+      await Deno.symlink(outside, PG_DIR);
     }
   }
+  await Deno.mkdir(PG_DIR, { recursive: true });
+  if (isRoot) await run("chown", ["postgres:", `${PG_DIR}/`]);
   if (!(await exists(`${PG_DATA}/PG_VERSION`))) {
     const r = await run(`${PG_BIN}/initdb`, [
       "-D",
@@ -313,7 +320,9 @@ function jvmComponent(spec: {
         );
       }
       if (!(await exists(`${STACK_DIR}/lib`))) {
-        throw new StackError(`${spec.name}: no jars in ${STACK_DIR}/lib; run 'deno task stack:fetch'`);
+        throw new StackError(
+          `${spec.name}: no jars in ${STACK_DIR}/lib; run 'deno task stack:fetch'`,
+        );
       }
       const conf = await renderTemplate(spec.conf);
       const log4j = await renderTemplate("log4j2.properties");
@@ -350,7 +359,10 @@ async function kafkaProbe(): Promise<{ ok: boolean; detail: string }> {
   try {
     await admin.connect();
     const c = await admin.describeCluster();
-    return { ok: c.brokers.length > 0, detail: `${c.brokers.length} broker(s), controller ${c.controller}` };
+    return {
+      ok: c.brokers.length > 0,
+      detail: `${c.brokers.length} broker(s), controller ${c.controller}`,
+    };
   } catch (err) {
     return { ok: false, detail: (err as Error).message };
   } finally {
@@ -379,7 +391,9 @@ async function connectProbe(): Promise<{ ok: boolean; detail: string }> {
       signal: AbortSignal.timeout(2000),
     });
     const plugins = await res.json() as { class: string }[];
-    const ok = plugins.some((p) => p.class === "io.debezium.connector.postgresql.PostgresConnector");
+    const ok = plugins.some((p) =>
+      p.class === "io.debezium.connector.postgresql.PostgresConnector"
+    );
     return {
       ok,
       detail: ok

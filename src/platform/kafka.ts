@@ -4,7 +4,18 @@
  */
 import { Kafka, logLevel as KafkaLogLevel } from "kafkajs";
 import type { Admin } from "kafkajs";
+import process from "node:process";
 import { type Logger, logger } from "./log.ts";
+
+// kafkajs schedules some timers with a negative delay, which Node-compatible runtimes report
+// as TimeoutNegativeWarning on stderr (the timer then fires at once, which is what kafkajs
+// meant). Drop exactly that warning so it does not pollute the JSON logs.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string })?.type;
+  if (name === "TimeoutNegativeWarning") return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 export type { Admin, Consumer, EachMessagePayload, KafkaMessage, Producer } from "kafkajs";
 

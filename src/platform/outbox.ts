@@ -78,9 +78,7 @@ export async function purgeOutbox(sql: Sql, olderThanMs: number, batch = 5000): 
     const rows = await sql`
       delete from outbox where id in (
         select id from outbox
-        where created_at < (now() at time zone 'utc') - make_interval(secs => ${
-      olderThanMs / 1000
-    })
+        where created_at < (now() at time zone 'utc') - make_interval(secs => ${olderThanMs / 1000})
         order by created_at limit ${batch}
         for update skip locked
       ) returning 1`;

@@ -27,7 +27,9 @@ export async function waitFor<T>(
 ): Promise<NonNullable<T>> {
   const { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = options;
   if (!(timeoutMs > 0)) {
-    throw new RangeError(`Cannot wait as 'timeoutMs' must be positive: current value is ${timeoutMs}`);
+    throw new RangeError(
+      `Cannot wait as 'timeoutMs' must be positive: current value is ${timeoutMs}`,
+    );
   }
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;

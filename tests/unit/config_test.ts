@@ -74,5 +74,8 @@ Deno.test("config: a process with a bad value exits non-zero with the named mess
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 78);
-  assert.match(stderr, /TOPIC_PARTITIONS="many" is not allowed: expected an integer from 1 to 1000/);
+  assert.match(
+    stderr,
+    /TOPIC_PARTITIONS="many" is not allowed: expected an integer from 1 to 1000/,
+  );
 });

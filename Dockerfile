@@ -1,0 +1,10 @@
+# The api and worker image for compose. The same code runs on the local stack without Docker.
+FROM denoland/deno:2.9.6
+WORKDIR /app
+COPY deno.json deno.lock ./
+COPY src/ src/
+COPY relay/ relay/
+COPY migrations/ migrations/
+RUN deno cache src/api.ts src/worker.ts src/setup.ts src/migrate.ts relay/register.ts
+USER deno
+CMD ["deno", "task", "api"]
