@@ -45,8 +45,13 @@ async function run(cmd: string, args: string[], opts: { asPostgres?: boolean } =
   const [bin, argv] = opts.asPostgres && isRoot
     ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
     : [cmd, args];
-  const out = await new Deno.Command(bin, { args: argv, stdout: "piped", stderr: "piped" })
-    .output();
+  // As postgres, start in "/": the caller's folder may not be readable for that user.
+  const out = await new Deno.Command(bin, {
+    args: argv,
+    cwd: opts.asPostgres ? "/" : undefined,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   return { ok: out.success, code: out.code, text };
 }
@@ -138,6 +143,15 @@ async function failWithLog(name: string, log: string, why: string): Promise<neve
 const pgLog = `${PG_DIR}/postgres.log`;
 const pgAdminUrl = `postgres://shop@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`;
 
+/**
+ * The cluster's data folder and log by their real paths: the postgres user may reach the
+ * folder only through its real path, not through the .stack/pg link inside the checkout.
+ */
+async function pgPaths(): Promise<{ data: string; log: string }> {
+  const dir = await Deno.realPath(PG_DIR);
+  return { data: `${dir}/data`, log: `${dir}/postgres.log` };
+}
+
 async function pgEnsureCluster(): Promise<void> {
   await Deno.mkdir(STACK_DIR, { recursive: true });
   if (isRoot && !(await exists(PG_DIR))) {
@@ -154,10 +168,11 @@ async function pgEnsureCluster(): Promise<void> {
   }
   await Deno.mkdir(PG_DIR, { recursive: true });
   if (isRoot) await run("chown", ["postgres:", `${PG_DIR}/`]);
-  if (!(await exists(`${PG_DATA}/PG_VERSION`))) {
+  const { data } = await pgPaths();
+  if (!(await exists(`${data}/PG_VERSION`))) {
     const r = await run(`${PG_BIN}/initdb`, [
       "-D",
-      PG_DATA,
+      data,
       "-U",
       "shop",
       "--auth=trust",
@@ -167,13 +182,13 @@ async function pgEnsureCluster(): Promise<void> {
       "--no-instructions",
     ], { asPostgres: true });
     if (!r.ok) throw new StackError(`postgres: initdb failed (is ${PG_BIN} present?):\n${r.text}`);
-    await Deno.writeTextFile(`${PG_DATA}/postgresql.conf`, "\ninclude 'stack.conf'\n", {
+    await Deno.writeTextFile(`${data}/postgresql.conf`, "\ninclude 'stack.conf'\n", {
       append: true,
     });
   }
   // Copied at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
-  await Deno.copyFile(`${CONF_DIR}/postgresql.conf`, `${PG_DATA}/stack.conf`);
-  if (isRoot) await run("chown", ["postgres:", `${PG_DATA}/stack.conf`]);
+  await Deno.copyFile(`${CONF_DIR}/postgresql.conf`, `${data}/stack.conf`);
+  if (isRoot) await run("chown", ["postgres:", `${data}/stack.conf`]);
 }
 
 async function pgHealth(): Promise<{ ok: boolean; detail: string }> {
@@ -215,11 +230,12 @@ const postgresComponent: Component = {
       );
     }
     await pgEnsureCluster();
+    const paths = await pgPaths();
     const r = await run(`${PG_BIN}/pg_ctl`, [
       "-D",
-      PG_DATA,
+      paths.data,
       "-l",
-      pgLog,
+      paths.log,
       "-w",
       "-t",
       "60",
@@ -241,7 +257,8 @@ const postgresComponent: Component = {
       return;
     }
     // Fast shutdown: roll back open transactions, checkpoint, exit.
-    await run(`${PG_BIN}/pg_ctl`, ["-D", PG_DATA, "-m", "fast", "-w", "-t", "60", "stop"], {
+    const { data } = await pgPaths();
+    await run(`${PG_BIN}/pg_ctl`, ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"], {
       asPostgres: true,
     });
   },
