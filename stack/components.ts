@@ -344,6 +344,7 @@ function jvmComponent(spec: {
       const conf = await renderTemplate(spec.conf);
       const log4j = await renderTemplate("log4j2.properties");
       await spec.prepare?.(conf);
+      await Deno.mkdir(LOG_DIR, { recursive: true });
       await Deno.writeTextFile(log, `\n=== start ${new Date().toISOString()} ===\n`, {
         append: true,
       });
