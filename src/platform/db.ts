@@ -20,6 +20,15 @@ export interface DbOptions {
 export function connect(url: string, options: DbOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    // int8 (money, counts) as a JS number: every amount here stays far below 2^53.
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => Number(x),
+      },
+    },
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "shop" },
   });

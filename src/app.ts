@@ -1,0 +1,93 @@
+/**
+ * The HTTP API: mounts each domain's route group behind bearer auth, plus health, metrics and
+ * the generated OpenAPI document. Every write is one Postgres transaction with its outbox rows;
+ * the API never talks to Kafka.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import type { Sql } from "./platform/db.ts";
+import type { Logger } from "./platform/log.ts";
+import { auth } from "./platform/http/auth.ts";
+import type { AppEnv } from "./platform/http/env.ts";
+import { notFound, onError, problemResponse } from "./platform/http/problem.ts";
+import { requestContext } from "./platform/http/request_context.ts";
+import { metricsText } from "./platform/metrics.ts";
+import { productRoutes } from "./products/routes.ts";
+import { couponRoutes } from "./coupons/routes.ts";
+import { walletRoutes } from "./wallet/routes.ts";
+import { orderRoutes } from "./orders/routes.ts";
+
+/** Request bodies above this are refused (413) before they are parsed. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const PROTECTED = [
+  "/products",
+  "/products/*",
+  "/coupons",
+  "/coupons/*",
+  "/coupon-requests/*",
+  "/users/*",
+  "/wallet",
+  "/wallet/*",
+  "/orders",
+  "/orders/*",
+];
+
+export interface AppDeps {
+  sql: Sql;
+  jwtSecret: string;
+  log: Logger;
+}
+
+export function createApp({ sql, jwtSecret, log }: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError(onError(log));
+  app.notFound(notFound);
+  app.use(requestContext(log));
+  app.use(bodyLimit({
+    maxSize: BODY_LIMIT_BYTES,
+    onError: (c) => problemResponse(c, 413, `The request body exceeds ${BODY_LIMIT_BYTES} bytes`),
+  }));
+
+  app.get("/health/live", (c) => c.json({ status: "ok" }));
+  app.get("/health/ready", async (c) => {
+    try {
+      await sql`select 1`;
+      return c.json({ status: "ok", checks: { database: { status: "ok" } } });
+    } catch (err) {
+      c.header("retry-after", "5");
+      return c.json({
+        status: "unavailable",
+        checks: { database: { status: "down", error: (err as Error).message } },
+      }, 503);
+    }
+  });
+  app.get("/metrics", async (c) => {
+    const { body, contentType } = await metricsText();
+    return c.body(body, 200, { "content-type": contentType });
+  });
+
+  for (const path of PROTECTED) app.use(path, auth(jwtSecret));
+  app.route("/", productRoutes(sql));
+  app.route("/", couponRoutes(sql));
+  app.route("/", walletRoutes(sql));
+  app.route("/", orderRoutes(sql));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "shop API",
+      version: "1.0.0",
+      description: "Orders and FCFS coupons, event-driven through a transactional outbox. " +
+        "Errors are application/problem+json (RFC 9457).",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  return app;
+}

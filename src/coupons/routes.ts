@@ -1,0 +1,123 @@
+/** Coupon routes: definitions (admin), FCFS issue requests, request status, my coupons. */
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { Sql } from "../platform/db.ts";
+import { requireAdmin } from "../platform/http/auth.ts";
+import { HttpProblem } from "../platform/http/problem.ts";
+import { json, jsonBody, pathId, problems, requireJson, router } from "../platform/http/router.ts";
+import {
+  Coupon,
+  CouponRequest,
+  createCoupon,
+  findCoupon,
+  findRequest,
+  listUserCoupons,
+  NewCoupon,
+  requestIssue,
+  UserCoupon,
+} from "./store.ts";
+
+const security = [{ bearer: [] }];
+const IdParam = z.object({ id: z.string() });
+
+export function couponRoutes(sql: Sql) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/coupons",
+      tags: ["coupons"],
+      summary: "Create a coupon (admin)",
+      security,
+      middleware: [requireAdmin(), requireJson()] as const,
+      request: { body: jsonBody(NewCoupon) },
+      responses: { 201: json(Coupon, "Created"), ...problems(400, 401, 403, 413, 415) },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const coupon = await sql.begin((tx) => createCoupon(tx, input, c.get("traceparent")));
+      return c.json(coupon, 201, { location: `/coupons/${coupon.id}` });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/coupons/{id}",
+      tags: ["coupons"],
+      summary: "A coupon with its issued quantity",
+      security,
+      request: { params: IdParam },
+      responses: { 200: json(Coupon, "The coupon"), ...problems(401, 404) },
+    }),
+    async (c) => {
+      const coupon = await findCoupon(sql, pathId(c.req.valid("param").id, "Coupon"));
+      if (!coupon) throw new HttpProblem(404, "Coupon not found");
+      return c.json(coupon, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/coupons/{id}/issue-requests",
+      tags: ["coupons"],
+      summary: "Ask for an FCFS coupon; the outcome arrives asynchronously",
+      description: "202 with a PENDING request the first time; 200 with the same request after. " +
+        "Poll the Location until ISSUED or REJECTED.",
+      security,
+      request: { params: IdParam },
+      responses: {
+        202: json(CouponRequest, "Accepted, PENDING"),
+        200: json(CouponRequest, "This user's existing request"),
+        ...problems(401, 404),
+      },
+    }),
+    async (c) => {
+      const couponId = pathId(c.req.valid("param").id, "Coupon");
+      const result = await sql.begin((tx) =>
+        requestIssue(tx, couponId, c.get("user").id, c.get("traceparent"))
+      );
+      if (!result) throw new HttpProblem(404, "Coupon not found");
+      const { request, created } = result;
+      const location = `/coupon-requests/${request.requestId}`;
+      return created ? c.json(request, 202, { location }) : c.json(request, 200, { location });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/coupon-requests/{id}",
+      tags: ["coupons"],
+      summary: "The status of one of my coupon requests",
+      security,
+      request: { params: IdParam },
+      responses: { 200: json(CouponRequest, "The request"), ...problems(401, 404) },
+    }),
+    async (c) => {
+      const id = pathId(c.req.valid("param").id, "Coupon request");
+      const request = await findRequest(sql, id, c.get("user").id);
+      if (!request) throw new HttpProblem(404, "Coupon request not found");
+      return c.json(request, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/users/me/coupons",
+      tags: ["coupons"],
+      summary: "The coupons I hold",
+      security,
+      responses: {
+        200: json(z.object({ items: z.array(UserCoupon) }), "My coupons"),
+        ...problems(401),
+      },
+    }),
+    async (c) => c.json({ items: await listUserCoupons(sql, c.get("user").id) }, 200),
+  );
+
+  return app;
+}

@@ -1,0 +1,182 @@
+/** Coupons: definitions, FCFS issue requests and users' coupons; their SQL and events. */
+import { z } from "zod";
+import type { Sql, Tx } from "../platform/db.ts";
+import { uuidv7 } from "../platform/uuidv7.ts";
+import { Discount, publish } from "../events/catalog.ts";
+
+export const NewCoupon = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  discount: Discount,
+  totalQuantity: z.number().int().min(1).max(10_000_000),
+  expiresAt: z.iso.datetime({ offset: true })
+    .refine((s) => Date.parse(s) > Date.now(), "must be in the future")
+    .optional(),
+}).meta({ id: "NewCoupon" });
+export type NewCoupon = z.infer<typeof NewCoupon>;
+
+export const Coupon = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  discount: Discount,
+  totalQuantity: z.number().int(),
+  issuedQuantity: z.number().int(),
+  expiresAt: z.string().nullable(),
+}).meta({ id: "Coupon" });
+export type Coupon = z.infer<typeof Coupon>;
+
+export const CouponRequest = z.object({
+  requestId: z.uuid(),
+  couponId: z.uuid(),
+  status: z.enum(["PENDING", "ISSUED", "REJECTED"]),
+  reason: z.enum(["SOLD_OUT", "EXPIRED"]).optional(),
+  userCouponId: z.uuid().optional(),
+}).meta({ id: "CouponRequest" });
+export type CouponRequest = z.infer<typeof CouponRequest>;
+
+export const UserCoupon = z.object({
+  userCouponId: z.uuid(),
+  couponId: z.uuid(),
+  status: z.enum(["AVAILABLE", "USED"]),
+  issuedAt: z.string(),
+  usedAt: z.string().optional(),
+  orderId: z.uuid().optional(),
+}).meta({ id: "UserCoupon" });
+export type UserCoupon = z.infer<typeof UserCoupon>;
+
+interface CouponRow {
+  id: string;
+  name: string;
+  discount_type: "fixed" | "percent";
+  discount_value: number;
+  total_quantity: number;
+  issued_quantity: number;
+  expires_at: Date | null;
+}
+
+function toCoupon(r: CouponRow): Coupon {
+  return {
+    id: r.id,
+    name: r.name,
+    discount: r.discount_type === "fixed"
+      ? { type: "fixed", amount: r.discount_value }
+      : { type: "percent", percent: r.discount_value },
+    totalQuantity: r.total_quantity,
+    issuedQuantity: r.issued_quantity,
+    expiresAt: r.expires_at?.toISOString() ?? null,
+  };
+}
+
+/** Inserts a coupon definition and its CouponCreated event in `tx`. */
+export async function createCoupon(tx: Tx, input: NewCoupon, trace?: string): Promise<Coupon> {
+  const id = uuidv7();
+  const value = input.discount.type === "fixed" ? input.discount.amount : input.discount.percent;
+  const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+  const [row] = await tx<CouponRow[]>`
+    insert into coupons (id, name, discount_type, discount_value, total_quantity, expires_at)
+    values (${id}, ${input.name}, ${input.discount.type}, ${value}, ${input.totalQuantity},
+            ${expiresAt})
+    returning id, name, discount_type, discount_value, total_quantity, issued_quantity, expires_at`;
+  const coupon = toCoupon(row);
+  await publish(tx, [{
+    type: "CouponCreated",
+    payload: {
+      couponId: id,
+      name: coupon.name,
+      discount: coupon.discount,
+      totalQuantity: coupon.totalQuantity,
+      expiresAt: coupon.expiresAt,
+    },
+  }], trace);
+  return coupon;
+}
+
+export async function findCoupon(sql: Sql, id: string): Promise<Coupon | undefined> {
+  const [row] = await sql<CouponRow[]>`
+    select id, name, discount_type, discount_value, total_quantity, issued_quantity, expires_at
+    from coupons where id = ${id}`;
+  return row && toCoupon(row);
+}
+
+interface RequestRow {
+  id: string;
+  coupon_id: string;
+  status: CouponRequest["status"];
+  reason: CouponRequest["reason"] | null;
+  user_coupon_id: string | null;
+}
+
+function toRequest(r: RequestRow): CouponRequest {
+  return {
+    requestId: r.id,
+    couponId: r.coupon_id,
+    status: r.status,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.user_coupon_id ? { userCouponId: r.user_coupon_id } : {}),
+  };
+}
+
+/**
+ * Records a user's FCFS request with its CouponIssueRequested event (key: coupon id), once per
+ * (coupon, user): the unique constraint decides, and a repeat gets the existing request.
+ * Returns undefined when the coupon does not exist.
+ */
+export async function requestIssue(
+  tx: Tx,
+  couponId: string,
+  userId: string,
+  trace?: string,
+): Promise<{ request: CouponRequest; created: boolean } | undefined> {
+  const id = uuidv7();
+  // Insert only if the coupon exists; a concurrent duplicate waits on the unique index and
+  // then inserts nothing.
+  const inserted = await tx<RequestRow[]>`
+    insert into coupon_requests (id, coupon_id, user_id)
+    select ${id}, c.id, ${userId} from coupons c where c.id = ${couponId}
+    on conflict (coupon_id, user_id) do nothing
+    returning id, coupon_id, status, reason, user_coupon_id`;
+  if (inserted.length === 1) {
+    await publish(tx, [{
+      type: "CouponIssueRequested",
+      payload: { requestId: id, couponId, userId },
+    }], trace);
+    return { request: toRequest(inserted[0]), created: true };
+  }
+  const [existing] = await tx<RequestRow[]>`
+    select id, coupon_id, status, reason, user_coupon_id from coupon_requests
+    where coupon_id = ${couponId} and user_id = ${userId}`;
+  return existing ? { request: toRequest(existing), created: false } : undefined;
+}
+
+/** A request, only if it belongs to `userId`. */
+export async function findRequest(
+  sql: Sql,
+  requestId: string,
+  userId: string,
+): Promise<CouponRequest | undefined> {
+  const [row] = await sql<RequestRow[]>`
+    select id, coupon_id, status, reason, user_coupon_id from coupon_requests
+    where id = ${requestId} and user_id = ${userId}`;
+  return row && toRequest(row);
+}
+
+/** The coupons a user holds, newest first. */
+export async function listUserCoupons(sql: Sql, userId: string): Promise<UserCoupon[]> {
+  const rows = await sql<{
+    id: string;
+    coupon_id: string;
+    status: UserCoupon["status"];
+    issued_at: Date;
+    used_at: Date | null;
+    order_id: string | null;
+  }[]>`
+    select id, coupon_id, status, issued_at, used_at, order_id from user_coupons
+    where user_id = ${userId} order by issued_at desc, id desc`;
+  return rows.map((r) => ({
+    userCouponId: r.id,
+    couponId: r.coupon_id,
+    status: r.status,
+    issuedAt: r.issued_at.toISOString(),
+    ...(r.used_at ? { usedAt: r.used_at.toISOString() } : {}),
+    ...(r.order_id ? { orderId: r.order_id } : {}),
+  }));
+}

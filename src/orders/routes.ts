@@ -1,0 +1,98 @@
+/** Order routes: place (202, idempotent with Idempotency-Key), read one, list mine. */
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { Sql } from "../platform/db.ts";
+import { idempotencyKeyOf, withIdempotency } from "../platform/http/idempotency.ts";
+import { HttpProblem } from "../platform/http/problem.ts";
+import { json, jsonBody, pathId, problems, requireJson, router } from "../platform/http/router.ts";
+import { findOrder, listOrders, NewOrder, Order, PlacedOrder, placeOrder } from "./store.ts";
+
+const security = [{ bearer: [] }];
+
+const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.uuid().optional(),
+});
+
+export function orderRoutes(sql: Sql) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/orders",
+      tags: ["orders"],
+      summary: "Place an order; the saga confirms or cancels it asynchronously",
+      security,
+      middleware: [requireJson()] as const,
+      request: {
+        body: jsonBody(NewOrder),
+        headers: z.object({ "idempotency-key": z.string().optional() }),
+      },
+      responses: {
+        202: json(PlacedOrder, "Accepted, PENDING; poll the Location"),
+        ...problems(400, 401, 413, 415, 422),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const user = c.get("user");
+      const result = await withIdempotency(
+        sql,
+        {
+          userId: user.id,
+          route: "POST /orders",
+          key: idempotencyKeyOf(c.req.header("idempotency-key")),
+          body: input,
+        },
+        async (tx) => ({
+          status: 202,
+          body: await placeOrder(tx, user.id, input, c.get("traceparent")),
+        }),
+      );
+      return c.json(result.body, 202, { location: `/orders/${result.body.orderId}` });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/orders/{id}",
+      tags: ["orders"],
+      summary: "One of my orders",
+      security,
+      request: { params: z.object({ id: z.string() }) },
+      responses: { 200: json(Order, "The order"), ...problems(401, 404) },
+    }),
+    async (c) => {
+      const id = pathId(c.req.valid("param").id, "Order");
+      const order = await findOrder(sql, id, c.get("user").id);
+      if (!order) throw new HttpProblem(404, "Order not found");
+      return c.json(order, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/orders",
+      tags: ["orders"],
+      summary: "My orders, newest first",
+      security,
+      request: { query: ListQuery },
+      responses: {
+        200: json(
+          z.object({ items: z.array(Order), nextCursor: z.uuid().nullable() }),
+          "A page of orders",
+        ),
+        ...problems(400, 401),
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      return c.json(await listOrders(sql, c.get("user").id, limit, cursor?.toLowerCase()), 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,169 @@
+/** Orders: placement (prices snapshotted, coupon discount) with OrderCreated, and reads. */
+import { z } from "zod";
+import type { Sql, Tx } from "../platform/db.ts";
+import { uuidv7 } from "../platform/uuidv7.ts";
+import { HttpProblem } from "../platform/http/problem.ts";
+import { type Discount, publish } from "../events/catalog.ts";
+import { priceOrder } from "./pricing.ts";
+
+export const NewOrder = z.strictObject({
+  items: z.array(z.strictObject({
+    productId: z.uuid(),
+    quantity: z.number().int().min(1).max(1000),
+  })).min(1).max(100).refine(
+    (items) => new Set(items.map((i) => i.productId.toLowerCase())).size === items.length,
+    "products must be distinct",
+  ),
+  userCouponId: z.uuid().optional(),
+}).meta({ id: "NewOrder" });
+export type NewOrder = z.infer<typeof NewOrder>;
+
+export const OrderStatus = z.enum(["PENDING", "CONFIRMED", "CANCELLED"]);
+
+export const Order = z.object({
+  orderId: z.uuid(),
+  status: OrderStatus,
+  items: z.array(z.object({
+    productId: z.uuid(),
+    quantity: z.number().int(),
+    unitPrice: z.number().int(),
+  })),
+  totalAmount: z.number().int(),
+  discountAmount: z.number().int(),
+  paymentAmount: z.number().int(),
+  cancelReason: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).meta({ id: "Order" });
+export type Order = z.infer<typeof Order>;
+
+export const PlacedOrder = z.object({ orderId: z.uuid(), status: z.literal("PENDING") })
+  .meta({ id: "PlacedOrder" });
+export type PlacedOrder = z.infer<typeof PlacedOrder>;
+
+/**
+ * Places an order in `tx`: snapshots prices, applies the user's coupon definition, inserts the
+ * order, its lines and OrderCreated. Unknown products or a coupon the user does not own: 422.
+ * Whether stock, coupon and balance suffice is the saga's question, not this one's.
+ */
+export async function placeOrder(
+  tx: Tx,
+  userId: string,
+  input: NewOrder,
+  trace?: string,
+): Promise<PlacedOrder> {
+  const ids = input.items.map((i) => i.productId.toLowerCase());
+  const products = await tx<{ id: string; price: number }[]>`
+    select id, price from products where id = any(${ids}::uuid[])`;
+  if (products.length !== ids.length) {
+    const known = new Set(products.map((p) => p.id));
+    const unknown = ids.filter((id) => !known.has(id));
+    throw new HttpProblem(422, "Some products do not exist", {
+      errors: unknown.map((id) => ({
+        path: `body.items.${ids.indexOf(id)}.productId`,
+        message: `unknown product ${id}`,
+      })),
+    });
+  }
+  let discount: Discount | undefined;
+  const userCouponId = input.userCouponId?.toLowerCase() ?? null;
+  if (userCouponId) {
+    const [coupon] = await tx<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
+      select c.discount_type, c.discount_value
+      from user_coupons uc join coupons c on c.id = uc.coupon_id
+      where uc.id = ${userCouponId} and uc.user_id = ${userId}`;
+    if (!coupon) {
+      throw new HttpProblem(422, "You do not hold this coupon", {
+        errors: [{ path: "body.userCouponId", message: "not a coupon of yours" }],
+      });
+    }
+    discount = coupon.discount_type === "fixed"
+      ? { type: "fixed", amount: coupon.discount_value }
+      : { type: "percent", percent: coupon.discount_value };
+  }
+  const price = new Map(products.map((p) => [p.id, p.price]));
+  const lines = input.items.map((i, n) => ({
+    productId: ids[n],
+    quantity: i.quantity,
+    unitPrice: price.get(ids[n])!,
+  }));
+  const amounts = priceOrder(lines, discount);
+  const orderId = uuidv7();
+  await tx`
+    insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount, payment_amount)
+    values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
+            ${amounts.discountAmount}, ${amounts.paymentAmount})`;
+  await tx`
+    insert into order_items (order_id, position, product_id, quantity, unit_price)
+    select ${orderId}, position, product_id, quantity, unit_price
+    from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[],
+                ${lines.map((l) => l.unitPrice)}::bigint[])
+         with ordinality as l(product_id, quantity, unit_price, position)`;
+  await publish(tx, [{
+    type: "OrderCreated",
+    payload: { orderId, userId, items: lines, userCouponId, ...amounts },
+  }], trace);
+  return { orderId, status: "PENDING" };
+}
+
+interface OrderRow {
+  id: string;
+  status: Order["status"];
+  total_amount: number;
+  discount_amount: number;
+  payment_amount: number;
+  cancel_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+  items: { productId: string; quantity: number; unitPrice: number }[];
+}
+
+function toOrder(r: OrderRow): Order {
+  return {
+    orderId: r.id,
+    status: r.status,
+    items: r.items,
+    totalAmount: r.total_amount,
+    discountAmount: r.discount_amount,
+    paymentAmount: r.payment_amount,
+    ...(r.cancel_reason ? { cancelReason: r.cancel_reason } : {}),
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+/** An order with its lines, only if it belongs to `userId`. */
+export async function findOrder(sql: Sql, orderId: string, userId: string) {
+  const [row] = await sql<OrderRow[]>`
+    select o.id, o.status, o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
+           o.created_at, o.updated_at,
+           (select json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
+                                              'unitPrice', i.unit_price) order by i.position)
+            from order_items i where i.order_id = o.id) as items
+    from orders o where o.id = ${orderId} and o.user_id = ${userId}`;
+  return row && toOrder(row);
+}
+
+/**
+ * A page of the user's orders, newest first. Order ids are UUIDv7 (time-ordered), so the
+ * cursor is simply the last id of the previous page.
+ */
+export async function listOrders(
+  sql: Sql,
+  userId: string,
+  limit: number,
+  after: string | undefined,
+): Promise<{ items: Order[]; nextCursor: string | null }> {
+  const rows = await sql<OrderRow[]>`
+    select o.id, o.status, o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
+           o.created_at, o.updated_at,
+           (select json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
+                                              'unitPrice', i.unit_price) order by i.position)
+            from order_items i where i.order_id = o.id) as items
+    from orders o
+    where o.user_id = ${userId} ${after ? sql`and o.id < ${after}` : sql``}
+    order by o.id desc
+    limit ${limit + 1}`;
+  const page = rows.slice(0, limit).map(toOrder);
+  return { items: page, nextCursor: rows.length > limit ? page[page.length - 1].orderId : null };
+}

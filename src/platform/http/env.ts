@@ -1,0 +1,15 @@
+/** The Hono environment of every route group: caller, request id, trace context. */
+export interface User {
+  /** The token's `sub`. */
+  id: string;
+  admin: boolean;
+}
+
+export type AppEnv = {
+  Variables: {
+    user: User;
+    requestId: string;
+    /** W3C traceparent of this request (accepted from the client or started here). */
+    traceparent: string;
+  };
+};
