@@ -1,11 +1,18 @@
 /**
- * `deno task bench`: runs the benchmarks against the local stack (which must be up and set up:
- * `deno task stack:up && deno task setup`) and writes Markdown and JSON reports to results/.
+ * `deno task bench [relay|api ...]`: benchmarks against the local stack, each next to the
+ * hardware limit measured in the same run. Brings the stack up and runs setup first; writes
+ * Markdown and JSON reports to results/.
  */
 import { parseConfig } from "../src/platform/config.ts";
+import { up } from "../stack/cli.ts";
+import { setup } from "../src/setup.ts";
+import { setLogLevel } from "../src/platform/log.ts";
 import { relayLatency } from "./relay_latency.ts";
+import { apiWriteBench, type WriteResult } from "./api_write.ts";
+import type { Summary } from "./stats.ts";
 
 const cfg = parseConfig(Deno.env.toObject());
+const wanted = new Set(Deno.args.length ? Deno.args : ["api", "relay"]);
 const machine = {
   cores: navigator.hardwareConcurrency,
   memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
@@ -13,23 +20,55 @@ const machine = {
   deno: Deno.version.deno,
 };
 
-console.log("relay latency: 500 events, one at a time, commit -> consumer receive ...");
-const relay = await relayLatency(cfg, 500);
-console.log(relay);
+setLogLevel("warn");
+await up();
+await setup();
 
-const report = { at: new Date().toISOString(), machine, relayLatencyMs: relay };
+const report: {
+  at: string;
+  machine: typeof machine;
+  apiWrite?: WriteResult[];
+  relayLatencyMs?: Summary;
+} = { at: new Date().toISOString(), machine };
 const md = [
   `# Benchmark report ${report.at}`,
   "",
-  `Machine: ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Deno ${machine.deno}`,
+  `Machine: ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Deno ${machine.deno}; ` +
+  "whole stack (Postgres, Kafka, Connect + Debezium) running on it.",
   "",
-  "| scenario | n | p50 ms | p95 ms | p99 ms | max ms |",
-  "|---|---|---|---|---|---|",
-  `| relay: commit -> consume, one at a time | ${relay.n} | ${relay.p50} | ${relay.p95} | ${relay.p99} | ${relay.max} |`,
-  "",
-].join("\n");
+];
+
+if (wanted.has("api")) {
+  console.log("API write path vs pgbench (64 connections, 10 s each) ...");
+  report.apiWrite = await apiWriteBench(cfg, { connections: 64, seconds: 10 });
+  md.push(
+    "## API write path (64 connections, 10 s; pgbench runs the same SQL transaction)",
+    "",
+    "| scenario | API accepted/s | API p50 ms | API p99 ms | pgbench tx/s | pgbench p50 ms | pgbench p99 ms | API / pgbench |",
+    "|---|---|---|---|---|---|---|---|",
+    ...report.apiWrite.map((r) =>
+      `| ${r.scenario} | ${r.api.perSecond} | ${r.api.p50Ms} | ${r.api.p99Ms} | ${r.pgbench.perSecond} | ${r.pgbench.p50Ms} | ${r.pgbench.p99Ms} | ${r.ratio} |`
+    ),
+    "",
+  );
+}
+
+if (wanted.has("relay")) {
+  console.log("relay latency: 500 events, one at a time, commit -> consumer receive ...");
+  const r = await relayLatency(cfg, 500);
+  report.relayLatencyMs = r;
+  md.push(
+    "## Relay latency (commit to kafkajs receive, 500 events one at a time)",
+    "",
+    "| n | p50 ms | p95 ms | p99 ms | max ms |",
+    "|---|---|---|---|---|",
+    `| ${r.n} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} |`,
+    "",
+  );
+}
+
 await Deno.mkdir("results", { recursive: true });
 const stamp = report.at.replace(/[:.]/g, "-");
 await Deno.writeTextFile(`results/bench-${stamp}.json`, JSON.stringify(report, null, 2));
-await Deno.writeTextFile(`results/bench-${stamp}.md`, md);
-console.log(md);
+await Deno.writeTextFile(`results/bench-${stamp}.md`, md.join("\n"));
+console.log(md.join("\n"));

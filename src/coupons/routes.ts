@@ -76,9 +76,7 @@ export function couponRoutes(sql: Sql) {
     }),
     async (c) => {
       const couponId = pathId(c.req.valid("param").id, "Coupon");
-      const result = await sql.begin((tx) =>
-        requestIssue(tx, couponId, c.get("user").id, c.get("traceparent"))
-      );
+      const result = await requestIssue(sql, couponId, c.get("user").id, c.get("traceparent"));
       if (!result) throw new HttpProblem(404, "Coupon not found");
       const { request, created } = result;
       const location = `/coupon-requests/${request.requestId}`;

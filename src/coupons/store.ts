@@ -2,7 +2,8 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { Discount, publish } from "../events/catalog.ts";
+import { Discount, publish, toOutbox } from "../events/catalog.ts";
+import { outboxInsert } from "../platform/outbox.ts";
 
 export const NewCoupon = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -119,29 +120,38 @@ function toRequest(r: RequestRow): CouponRequest {
  * Records a user's FCFS request with its CouponIssueRequested event (key: coupon id), once per
  * (coupon, user): the unique constraint decides, and a repeat gets the existing request.
  * Returns undefined when the coupon does not exist.
+ *
+ * The request row and its outbox row are one statement (a data-modifying CTE), so one round
+ * trip and one implicit transaction: both or neither. This is the hottest write path.
  */
 export async function requestIssue(
-  tx: Tx,
+  sql: Sql | Tx,
   couponId: string,
   userId: string,
   trace?: string,
 ): Promise<{ request: CouponRequest; created: boolean } | undefined> {
   const id = uuidv7();
-  // Insert only if the coupon exists; a concurrent duplicate waits on the unique index and
+  const events = outboxInsert(
+    sql,
+    toOutbox(
+      [{ type: "CouponIssueRequested", payload: { requestId: id, couponId, userId } }],
+      trace,
+    ),
+    sql`exists (select 1 from req)`,
+  );
+  // Inserts only if the coupon exists; a concurrent duplicate waits on the unique index and
   // then inserts nothing.
-  const inserted = await tx<RequestRow[]>`
-    insert into coupon_requests (id, coupon_id, user_id)
-    select ${id}, c.id, ${userId} from coupons c where c.id = ${couponId}
-    on conflict (coupon_id, user_id) do nothing
-    returning id, coupon_id, status, reason, user_coupon_id`;
-  if (inserted.length === 1) {
-    await publish(tx, [{
-      type: "CouponIssueRequested",
-      payload: { requestId: id, couponId, userId },
-    }], trace);
-    return { request: toRequest(inserted[0]), created: true };
-  }
-  const [existing] = await tx<RequestRow[]>`
+  const [{ created }] = await sql<{ created: boolean }[]>`
+    with req as (
+      insert into coupon_requests (id, coupon_id, user_id)
+      select ${id}, c.id, ${userId} from coupons c where c.id = ${couponId}
+      on conflict (coupon_id, user_id) do nothing
+      returning id
+    ), events as (${events.query})
+    select exists (select 1 from req) as created`;
+  if (created) return { request: { requestId: id, couponId, status: "PENDING" }, created: true };
+  // A new statement, so a snapshot that sees a duplicate committed while we waited on it.
+  const [existing] = await sql<RequestRow[]>`
     select id, coupon_id, status, reason, user_coupon_id from coupon_requests
     where coupon_id = ${couponId} and user_id = ${userId}`;
   return existing ? { request: toRequest(existing), created: false } : undefined;

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
-import { appendEvents } from "../platform/outbox.ts";
+import { appendEvents, type OutboxEvent } from "../platform/outbox.ts";
 import type { AggregateType } from "./topics.ts";
 
 const id = z.uuid();
@@ -118,27 +118,29 @@ export interface Publishable<T extends EventType = EventType> {
 }
 
 /**
- * Appends typed events to the outbox in `tx`: the catalog decides topic, key and version, and
- * the payload is validated against its schema first (a producer bug fails the transaction).
+ * Typed events as outbox rows: the catalog decides topic, key and version, and each payload is
+ * validated against its schema first (a producer bug fails the write, not a consumer).
  */
+export function toOutbox(events: Publishable[], traceparent?: string | null): OutboxEvent[] {
+  return events.map(({ type, payload }) => {
+    const spec = EVENTS[type] as EventSpec<z.ZodType>;
+    const parsed = spec.schema.parse(payload);
+    return {
+      aggregateType: spec.aggregate,
+      aggregateId: spec.key(parsed),
+      type,
+      version: spec.version,
+      payload: parsed,
+      traceparent,
+    };
+  });
+}
+
+/** Appends typed events to the outbox in `tx` (see `toOutbox`); returns their ids. */
 export async function publish(
   tx: Tx | Sql,
   events: Publishable[],
   traceparent?: string | null,
 ): Promise<string[]> {
-  return await appendEvents(
-    tx,
-    events.map(({ type, payload }) => {
-      const spec = EVENTS[type] as EventSpec<z.ZodType>;
-      const parsed = spec.schema.parse(payload);
-      return {
-        aggregateType: spec.aggregate,
-        aggregateId: spec.key(parsed),
-        type,
-        version: spec.version,
-        payload: parsed,
-        traceparent,
-      };
-    }),
-  );
+  return await appendEvents(tx, toOutbox(events, traceparent));
 }

@@ -3,7 +3,8 @@ import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { type Discount, publish } from "../events/catalog.ts";
+import { type Discount, toOutbox } from "../events/catalog.ts";
+import { outboxInsert } from "../platform/outbox.ts";
 import { priceOrder } from "./pricing.ts";
 
 export const NewOrder = z.strictObject({
@@ -42,19 +43,32 @@ export const PlacedOrder = z.object({ orderId: z.uuid(), status: z.literal("PEND
 export type PlacedOrder = z.infer<typeof PlacedOrder>;
 
 /**
- * Places an order in `tx`: snapshots prices, applies the user's coupon definition, inserts the
- * order, its lines and OrderCreated. Unknown products or a coupon the user does not own: 422.
- * Whether stock, coupon and balance suffice is the saga's question, not this one's.
+ * Places an order: snapshots prices, applies the user's coupon definition, and writes the order,
+ * its lines and OrderCreated. Unknown products or a coupon the user does not own: 422. Whether
+ * stock, coupon and balance suffice is the saga's question, not this one's.
+ *
+ * The write is one statement (a data-modifying CTE): one round trip, one implicit transaction.
+ * The reads before it need no transaction with it: prices are a snapshot by definition, and a
+ * user coupon never changes owner. Given a transaction (`tx`), everything runs inside it.
  */
 export async function placeOrder(
-  tx: Tx,
+  sql: Sql | Tx,
   userId: string,
   input: NewOrder,
   trace?: string,
 ): Promise<PlacedOrder> {
   const ids = input.items.map((i) => i.productId.toLowerCase());
-  const products = await tx<{ id: string; price: number }[]>`
-    select id, price from products where id = any(${ids}::uuid[])`;
+  const userCouponId = input.userCouponId?.toLowerCase() ?? null;
+  const [products, coupons] = await Promise.all([
+    sql<{ id: string; price: number }[]>`
+      select id, price from products where id = any(${ids}::uuid[])`,
+    userCouponId
+      ? sql<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
+        select c.discount_type, c.discount_value
+        from user_coupons uc join coupons c on c.id = uc.coupon_id
+        where uc.id = ${userCouponId} and uc.user_id = ${userId}`
+      : Promise.resolve([]),
+  ]);
   if (products.length !== ids.length) {
     const known = new Set(products.map((p) => p.id));
     const unknown = ids.filter((id) => !known.has(id));
@@ -66,12 +80,8 @@ export async function placeOrder(
     });
   }
   let discount: Discount | undefined;
-  const userCouponId = input.userCouponId?.toLowerCase() ?? null;
   if (userCouponId) {
-    const [coupon] = await tx<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
-      select c.discount_type, c.discount_value
-      from user_coupons uc join coupons c on c.id = uc.coupon_id
-      where uc.id = ${userCouponId} and uc.user_id = ${userId}`;
+    const [coupon] = coupons;
     if (!coupon) {
       throw new HttpProblem(422, "You do not hold this coupon", {
         errors: [{ path: "body.userCouponId", message: "not a coupon of yours" }],
@@ -89,20 +99,26 @@ export async function placeOrder(
   }));
   const amounts = priceOrder(lines, discount);
   const orderId = uuidv7();
-  await tx`
-    insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount, payment_amount)
-    values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
-            ${amounts.discountAmount}, ${amounts.paymentAmount})`;
-  await tx`
-    insert into order_items (order_id, position, product_id, quantity, unit_price)
-    select ${orderId}, position, product_id, quantity, unit_price
-    from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[],
-                ${lines.map((l) => l.unitPrice)}::bigint[])
-         with ordinality as l(product_id, quantity, unit_price, position)`;
-  await publish(tx, [{
-    type: "OrderCreated",
-    payload: { orderId, userId, items: lines, userCouponId, ...amounts },
-  }], trace);
+  const events = outboxInsert(
+    sql,
+    toOutbox([{
+      type: "OrderCreated",
+      payload: { orderId, userId, items: lines, userCouponId, ...amounts },
+    }], trace),
+  );
+  await sql`
+    with o as (
+      insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount, payment_amount)
+      values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
+              ${amounts.discountAmount}, ${amounts.paymentAmount})
+    ), items as (
+      insert into order_items (order_id, position, product_id, quantity, unit_price)
+      select ${orderId}, position, product_id, quantity, unit_price
+      from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[],
+                  ${lines.map((l) => l.unitPrice)}::bigint[])
+           with ordinality as l(product_id, quantity, unit_price, position)
+    )
+    ${events.query}`;
   return { orderId, status: "PENDING" };
 }
 

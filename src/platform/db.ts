@@ -33,3 +33,6 @@ export function connect(url: string, options: DbOptions = {}): Sql {
     connection: { application_name: options.applicationName ?? "shop" },
   });
 }
+
+/** A query built but not yet run: nests in another query as a fragment. */
+export type Fragment = postgres.PendingQuery<postgres.Row[]>;

@@ -7,7 +7,7 @@
  * inspected (tests, debugging, rebuilding a read model) for the retention window; the publication
  * streams inserts only, so the purge's deletes never reach Debezium.
  */
-import type { Sql, Tx } from "./db.ts";
+import type { Fragment, Sql, Tx } from "./db.ts";
 import { uuidv7 } from "./uuidv7.ts";
 import { AGGREGATE_TYPE_PATTERN } from "../events/topics.ts";
 
@@ -27,15 +27,16 @@ export interface OutboxEvent {
 }
 
 /**
- * Appends `events` to the outbox inside `tx` and returns their ids (UUIDv7), in order.
- * @example
- * await sql.begin(async (tx) => {
- *   await tx`insert into orders ...`;
- *   await appendEvents(tx, [{ aggregateType: "order", aggregateId: id, type: "OrderCreated", payload }]);
- * });
+ * The outbox insert of `events` as a query the caller may run alone or nest in a larger
+ * statement (a data-modifying CTE that does a whole write in one round trip). `onlyIf`, a SQL
+ * condition, makes the insert conditional (e.g. "the business row was inserted").
+ * Returns the event ids (UUIDv7), in order.
  */
-export async function appendEvents(tx: Tx | Sql, events: OutboxEvent[]): Promise<string[]> {
-  if (events.length === 0) return [];
+export function outboxInsert(
+  sql: Tx | Sql,
+  events: OutboxEvent[],
+  onlyIf?: Fragment,
+): { ids: string[]; query: Fragment } {
   for (const e of events) {
     if (!AGGREGATE_TYPE_PATTERN.test(e.aggregateType)) {
       throw new TypeError(
@@ -49,7 +50,7 @@ export async function appendEvents(tx: Tx | Sql, events: OutboxEvent[]): Promise
     }
   }
   const ids = events.map(() => uuidv7());
-  await tx`
+  const query = sql`
     insert into outbox (id, aggregatetype, aggregateid, type, version, payload, traceparent)
     select id, aggregatetype, aggregateid, type, version, payload::jsonb, traceparent
     from unnest(
@@ -58,7 +59,23 @@ export async function appendEvents(tx: Tx | Sql, events: OutboxEvent[]): Promise
       ${events.map((e) => e.version ?? 1)}::smallint[],
       ${events.map((e) => JSON.stringify(e.payload))}::text[],
       ${events.map((e) => e.traceparent ?? null)}::text[]
-    ) as e(id, aggregatetype, aggregateid, type, version, payload, traceparent)`;
+    ) as e(id, aggregatetype, aggregateid, type, version, payload, traceparent)
+    ${onlyIf ? sql`where ${onlyIf}` : sql``}`;
+  return { ids, query };
+}
+
+/**
+ * Appends `events` to the outbox inside `tx` and returns their ids (UUIDv7), in order.
+ * @example
+ * await sql.begin(async (tx) => {
+ *   await tx`insert into orders ...`;
+ *   await appendEvents(tx, [{ aggregateType: "order", aggregateId: id, type: "OrderCreated", payload }]);
+ * });
+ */
+export async function appendEvents(tx: Tx | Sql, events: OutboxEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const { ids, query } = outboxInsert(tx, events);
+  await query;
   return ids;
 }
 

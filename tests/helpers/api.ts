@@ -49,14 +49,14 @@ export function api(sql: Sql) {
   };
 }
 
-export function token(sub: string, admin = false): Promise<string> {
+export function token(sub: string, admin = false): string {
   return issueToken(JWT_SECRET, sub, { admin });
 }
 
 /** A fresh user id and token. */
-export async function newUser(prefix = "u"): Promise<{ id: string; token: string }> {
+export function newUser(prefix = "u"): { id: string; token: string } {
   const id = unique(`${prefix}-`);
-  return { id, token: await token(id) };
+  return { id, token: token(id) };
 }
 
 export const adminToken = () => token("admin-tests", true);

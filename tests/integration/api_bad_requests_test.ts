@@ -9,9 +9,9 @@ import { db, real } from "../helpers/stack.ts";
 
 const sql = db(8);
 const { call } = api(sql);
-const admin = await adminToken();
-const alice = await newUser("alice");
-const bob = await newUser("bob");
+const admin = adminToken();
+const alice = newUser("alice");
+const bob = newUser("bob");
 const now = Math.floor(Date.now() / 1000);
 const b64 = (o: unknown) =>
   btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -627,7 +627,7 @@ Deno.test("api: a valid user token reads a product (control for the 401 rows)", 
   const s = db(1);
   try {
     const res = await api(s).call("GET", `/products/${product.id}`, {
-      token: await token("someone"),
+      token: token("someone"),
     });
     assert.equal(res.status, 200);
   } finally {

@@ -12,8 +12,8 @@ Deno.test(
     const sql = db();
     try {
       const { call } = api(sql);
-      const admin = await adminToken();
-      const user = await newUser();
+      const admin = adminToken();
+      const user = newUser();
       const created = await call("POST", "/products", {
         token: admin,
         body: { name: "  Deno in Action ", price: 15000, stock: 7 },
@@ -41,8 +41,8 @@ Deno.test("api: coupons, FCFS issue requests, request status, my coupons", real,
   const sql = db();
   try {
     const { call } = api(sql);
-    const admin = await adminToken();
-    const user = await newUser();
+    const admin = adminToken();
+    const user = newUser();
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
     const fixed = await call("POST", "/coupons", {
       token: admin,
@@ -125,7 +125,7 @@ Deno.test("api: wallet charges add up; a new user has 0", real, async () => {
   const sql = db();
   try {
     const { call } = api(sql);
-    const user = await newUser();
+    const user = newUser();
     assert.deepEqual((await call("GET", "/wallet", { token: user.token })).body, { balance: 0 });
     const a = await call("POST", "/wallet/charges", {
       token: user.token,
@@ -153,8 +153,8 @@ Deno.test(
     const sql = db();
     try {
       const { call } = api(sql);
-      const admin = await adminToken();
-      const user = await newUser();
+      const admin = adminToken();
+      const user = newUser();
       const p1 = (await call("POST", "/products", {
         token: admin,
         body: { name: "A", price: 999, stock: 100 },
@@ -230,7 +230,7 @@ Deno.test(
       assert.equal(page2.body.nextCursor, null);
       assert.equal(page2.body.items[0].totalAmount, total);
 
-      const other = await newUser();
+      const other = newUser();
       const theirs = await call("GET", "/orders", { token: other.token });
       assert.deepEqual(theirs.body, { items: [], nextCursor: null });
     } finally {

@@ -22,14 +22,15 @@ interface OutboxRow {
   traceparent: string | null;
 }
 
-/** The outbox rows `action` appended (ids are UUIDv7 from this process: strictly increasing). */
+/** The outbox rows `action` appended (tests run one at a time: nothing else writes). */
 async function appended(sql: Sql, action: () => Promise<unknown>): Promise<OutboxRow[]> {
-  const [last] = await sql<{ id: string }[]>`select id from outbox order by id desc limit 1`;
-  const max = last?.id;
+  const [{ t }] = await sql<
+    { t: string }[]
+  >`select (clock_timestamp() at time zone 'utc')::text as t`;
   await action();
   return await sql<OutboxRow[]>`
     select id, aggregatetype, aggregateid, type, version, payload, traceparent from outbox
-    where ${max ? sql`id > ${max}` : sql`true`} order by id`;
+    where created_at >= ${t}::timestamp order by created_at, id`;
 }
 
 function expectEvent(row: OutboxRow, type: EventType, aggregateId: string) {
@@ -44,8 +45,8 @@ Deno.test("api: each write path appends exactly its events", real, async () => {
   const sql = db();
   try {
     const { call } = api(sql);
-    const admin = await adminToken();
-    const user = await newUser();
+    const admin = adminToken();
+    const user = newUser();
     const trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
     let product: { id: string } = { id: "" };
@@ -148,8 +149,8 @@ Deno.test(
     const sql = db();
     try {
       const { call } = api(sql);
-      const admin = await adminToken();
-      const user = await newUser();
+      const admin = adminToken();
+      const user = newUser();
       const product =
         (await call("POST", "/products", { token: admin, body: { name: "F", price: 1, stock: 1 } }))
           .body;
@@ -215,8 +216,8 @@ Deno.test(
     const sql = db(20);
     try {
       const { call } = api(sql);
-      const admin = await adminToken();
-      const user = await newUser();
+      const admin = adminToken();
+      const user = newUser();
       const product = (await call("POST", "/products", {
         token: admin,
         body: { name: "G", price: 10, stock: 1 },
@@ -252,8 +253,8 @@ Deno.test(
     const sql = db(20);
     try {
       const { call } = api(sql);
-      const admin = await adminToken();
-      const user = await newUser();
+      const admin = adminToken();
+      const user = newUser();
       const coupon = (await call("POST", "/coupons", {
         token: admin,
         body: { name: "H", discount: { type: "fixed", amount: 1 }, totalQuantity: 10 },

@@ -39,9 +39,9 @@ Deno.test(
         const first = await migrate(sql);
         assert.deepEqual(first.applied, files.map((f) => f.name));
         const created = await tables(sql);
-      for (const t of ["inbox", "outbox", "schema_migrations", "orders", "coupon_requests"]) {
-        assert.ok(created.includes(t), `table ${t}`);
-      }
+        for (const t of ["inbox", "outbox", "schema_migrations", "orders", "coupon_requests"]) {
+          assert.ok(created.includes(t), `table ${t}`);
+        }
         const second = await migrate(sql);
         assert.deepEqual(second, { applied: [], alreadyApplied: files.length });
         const rows = await sql`select version from schema_migrations`;
