@@ -6,6 +6,7 @@
 import { components, ORDER, STACK_DIR } from "../stack/components.ts";
 import { down, up } from "../stack/cli.ts";
 import { setup } from "./setup.ts";
+import { WORKERS } from "./worker.ts";
 
 interface Child {
   name: string;
@@ -15,6 +16,7 @@ interface Child {
 /** The processes of the system; each is also runnable alone (`deno task api`, `worker <name>`). */
 const CHILDREN: Child[] = [
   { name: "api", args: ["run", "-A", "src/api.ts"] },
+  ...WORKERS.map((w) => ({ name: w, args: ["run", "-A", "src/worker.ts", w] })),
 ];
 
 async function devSecret(): Promise<string> {
@@ -87,4 +89,7 @@ for (const { name, p } of procs) {
     stop(1);
   });
 }
-console.log(`system running (api on :${env.PORT ?? 8080}); Ctrl-C stops it`);
+console.log(
+  `system running: api on :${env.PORT ?? 8080}, workers ${WORKERS.join(", ")}; ` +
+    "tokens: deno task token <sub> [--admin]; Ctrl-C stops it",
+);

@@ -1,24 +1,57 @@
 /**
- * `deno task worker <name>`: runs one consumer group's handlers in this process.
- * The names are fixed by the architecture; the handlers arrive with the workers issue.
+ * `deno task worker <name>`: runs one service's consumer group in this process until SIGINT or
+ * SIGTERM (then: stop fetching, finish the records in hand, commit, disconnect). A consumer
+ * crash kafkajs will not restart exits non-zero, so a supervisor restarts the process.
  */
-export const WORKERS = [
-  "coupon-issuer",
-  "inventory",
-  "coupon-redeemer",
-  "payment",
-  "order-saga",
-] as const;
-export type WorkerName = (typeof WORKERS)[number];
+import { config } from "./platform/config.ts";
+import { connect } from "./platform/db.ts";
+import { kafkaClient } from "./platform/kafka.ts";
+import { logger, setLogLevel } from "./platform/log.ts";
+import { runService, type Service } from "./platform/consumer.ts";
+import { couponIssuer } from "./coupons/issuer.ts";
+import { couponRedeemer } from "./coupons/redeemer.ts";
+import { inventory } from "./inventory/reservations.ts";
+import { payment } from "./wallet/payment.ts";
+import { orderSaga } from "./orders/saga.ts";
+
+export const SERVICES: Record<string, Service> = {
+  "coupon-issuer": couponIssuer,
+  inventory,
+  "coupon-redeemer": couponRedeemer,
+  payment,
+  "order-saga": orderSaga,
+};
+export const WORKERS = Object.keys(SERVICES);
 
 if (import.meta.main) {
   const name = Deno.args[0];
-  if (!WORKERS.includes(name as WorkerName)) {
+  const service = SERVICES[name];
+  if (!service) {
     console.error(
       `Cannot start worker ${JSON.stringify(name ?? "")}: expected one of ${WORKERS.join(", ")}`,
     );
     Deno.exit(64);
   }
-  console.error(`worker ${name}: no handlers are built yet`);
-  Deno.exit(1);
+  const cfg = config();
+  setLogLevel(cfg.logLevel);
+  const log = logger("worker", { service: name });
+  const sql = connect(cfg.databaseUrl, { max: cfg.topicPartitions + 1, applicationName: name });
+  const kafka = kafkaClient(cfg.kafkaBrokers, name);
+  const running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down");
+    await running.stop().catch((err) => log.error("stop failed", { error: err }));
+    await sql.end({ timeout: 5 });
+    Deno.exit(code);
+  };
+  Deno.addSignalListener("SIGINT", () => stop(0));
+  Deno.addSignalListener("SIGTERM", () => stop(0));
+  running.crashed.catch((err) => {
+    log.error("consumer crashed for good; exiting so a supervisor restarts us", { error: err });
+    stop(1);
+  });
 }

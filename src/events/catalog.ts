@@ -18,6 +18,10 @@ export const Discount = z.discriminatedUnion("type", [
 ]);
 export type Discount = z.infer<typeof Discount>;
 
+/** Why a saga step failed; the first one becomes the order's cancelReason. */
+export const FailureReason = z.enum(["OUT_OF_STOCK", "COUPON_UNAVAILABLE", "INSUFFICIENT_BALANCE"]);
+export type FailureReason = z.infer<typeof FailureReason>;
+
 const OrderLine = z.object({
   productId: id,
   quantity: z.number().int().min(1),
@@ -106,6 +110,83 @@ export const EVENTS = {
       discountAmount: money,
       paymentAmount: money,
     }),
+  }),
+  OrderConfirmed: event({
+    aggregate: "order",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "Every required step succeeded; the saga confirmed the order.",
+    schema: z.object({ orderId: id, userId }),
+  }),
+  OrderCancelled: event({
+    aggregate: "order",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "A step failed; participants undo their step (or never do it).",
+    schema: z.object({ orderId: id, userId, reason: FailureReason }),
+  }),
+  InventoryReserved: event({
+    aggregate: "inventory",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "Every line of the order is reserved (stock decremented).",
+    schema: z.object({ orderId: id }),
+  }),
+  InventoryRejected: event({
+    aggregate: "inventory",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "Some line lacks stock; nothing is reserved.",
+    schema: z.object({ orderId: id, reason: z.literal("OUT_OF_STOCK") }),
+  }),
+  InventoryReleased: event({
+    aggregate: "inventory",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The reservation of a cancelled order went back to stock.",
+    schema: z.object({ orderId: id }),
+  }),
+  CouponRedeemed: event({
+    aggregate: "coupon-redemption",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The order's user coupon is now USED by it.",
+    schema: z.object({ orderId: id, userCouponId: id }),
+  }),
+  CouponRedemptionRejected: event({
+    aggregate: "coupon-redemption",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The user coupon is not the user's, not AVAILABLE, or expired.",
+    schema: z.object({ orderId: id, userCouponId: id, reason: z.literal("COUPON_UNAVAILABLE") }),
+  }),
+  CouponRestored: event({
+    aggregate: "coupon-redemption",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The coupon used by a cancelled order is AVAILABLE again.",
+    schema: z.object({ orderId: id, userCouponId: id }),
+  }),
+  PaymentCompleted: event({
+    aggregate: "payment",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The payment amount was debited from the wallet.",
+    schema: z.object({ orderId: id, userId, amount: money }),
+  }),
+  PaymentFailed: event({
+    aggregate: "payment",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The wallet balance was short; nothing was debited.",
+    schema: z.object({ orderId: id, userId, reason: z.literal("INSUFFICIENT_BALANCE") }),
+  }),
+  PaymentRefunded: event({
+    aggregate: "payment",
+    version: 1,
+    key: (p) => p.orderId,
+    description: "The debit of a cancelled order went back to the wallet.",
+    schema: z.object({ orderId: id, userId, amount: money }),
   }),
 } as const;
 

@@ -17,7 +17,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-export type { Admin, Consumer, EachMessagePayload, KafkaMessage, Producer } from "kafkajs";
+export type { Admin, Consumer, EachMessagePayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.ERROR]: "error",

@@ -23,3 +23,32 @@ export const httpDuration = new client.Histogram({
 export async function metricsText(): Promise<{ body: string; contentType: string }> {
   return { body: await registry.metrics(), contentType: registry.contentType };
 }
+
+/** Per consumer group: what happened to each record, retries, dead letters, handler latency. */
+export const consumerMetrics = {
+  records: new client.Counter({
+    name: "consumer_records_total",
+    help: "Records by group, topic and outcome (applied, duplicate, skipped)",
+    labelNames: ["group", "topic", "outcome"] as const,
+    registers: [registry],
+  }),
+  retries: new client.Counter({
+    name: "consumer_retries_total",
+    help: "Handler retries by group and error kind",
+    labelNames: ["group", "kind"] as const,
+    registers: [registry],
+  }),
+  deadLettered: new client.Counter({
+    name: "consumer_dead_lettered_total",
+    help: "Records sent to a dead-letter topic",
+    labelNames: ["group", "topic"] as const,
+    registers: [registry],
+  }),
+  handlerSeconds: new client.Histogram({
+    name: "consumer_handler_duration_seconds",
+    help: "Time to apply one record (its transaction), by group and event type",
+    labelNames: ["group", "type"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  }),
+};

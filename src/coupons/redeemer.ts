@@ -1,0 +1,79 @@
+/**
+ * coupon-redeemer: marks an order's user coupon USED if the user owns it, it is AVAILABLE and
+ * not expired (else COUPON_UNAVAILABLE), and restores it when the order is cancelled. Orders
+ * without a coupon are not its business (the saga does not wait for it). One redemption row per
+ * order makes each step happen at most once, and a cancellation seen first prevents the step.
+ */
+import type { Tx } from "../platform/db.ts";
+import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import type { Logger } from "../platform/log.ts";
+import { type PayloadOf, publish } from "../events/catalog.ts";
+import { topicFor } from "../events/topics.ts";
+
+async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
+  const { orderId, userId, userCouponId } = event.payload as PayloadOf<"OrderCreated">;
+  if (!userCouponId) return;
+  const [existing] = await tx`select status from coupon_redemptions where order_id = ${orderId}`;
+  if (existing) return;
+
+  const [usable] = await tx<{ id: string }[]>`
+    update user_coupons uc set status = 'USED', order_id = ${orderId}, used_at = now()
+    from coupons c
+    where uc.id = ${userCouponId} and uc.user_id = ${userId} and uc.status = 'AVAILABLE'
+      and c.id = uc.coupon_id and (c.expires_at is null or c.expires_at > now())
+    returning uc.id`;
+  if (!usable) {
+    await tx`
+      insert into coupon_redemptions (order_id, user_coupon_id, status)
+      values (${orderId}, ${userCouponId}, 'REJECTED')`;
+    await publish(tx, [{
+      type: "CouponRedemptionRejected",
+      payload: { orderId, userCouponId, reason: "COUPON_UNAVAILABLE" },
+    }], event.traceparent);
+    log.info("coupon unavailable", { orderId, userCouponId });
+    return;
+  }
+  await tx`
+    insert into coupon_redemptions (order_id, user_coupon_id, status)
+    values (${orderId}, ${userCouponId}, 'REDEEMED')`;
+  await publish(
+    tx,
+    [{ type: "CouponRedeemed", payload: { orderId, userCouponId } }],
+    event.traceparent,
+  );
+  log.info("coupon redeemed", { orderId, userCouponId });
+}
+
+async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
+  const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
+  const [r] = await tx<{ status: string; user_coupon_id: string }[]>`
+    select status, user_coupon_id from coupon_redemptions where order_id = ${orderId} for update`;
+  if (!r) {
+    // Only orders with a coupon matter; the order row says whether this one had one.
+    const [order] = await tx<{ user_coupon_id: string | null }[]>`
+      select user_coupon_id from orders where id = ${orderId}`;
+    if (order?.user_coupon_id) {
+      await tx`
+        insert into coupon_redemptions (order_id, user_coupon_id, status)
+        values (${orderId}, ${order.user_coupon_id}, 'CANCELLED')`;
+      log.info("cancelled before redemption; it will not happen", { orderId });
+    }
+    return;
+  }
+  if (r.status !== "REDEEMED") return;
+  await tx`
+    update user_coupons set status = 'AVAILABLE', order_id = null, used_at = null
+    where id = ${r.user_coupon_id} and order_id = ${orderId}`;
+  await tx`update coupon_redemptions set status = 'RESTORED', updated_at = now() where order_id = ${orderId}`;
+  await publish(tx, [{
+    type: "CouponRestored",
+    payload: { orderId, userCouponId: r.user_coupon_id },
+  }], event.traceparent);
+  log.info("coupon restored", { orderId, userCouponId: r.user_coupon_id });
+}
+
+export const couponRedeemer: Service = {
+  group: "coupon-redeemer",
+  topics: [topicFor("order")],
+  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+};

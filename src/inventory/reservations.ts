@@ -1,0 +1,77 @@
+/**
+ * inventory: reserves every line of an order or none (OUT_OF_STOCK), and gives a reservation
+ * back when the order is cancelled. The reservation row (one per order) makes each step happen
+ * at most once, and a cancellation seen before the order leaves a CANCELLED row so the
+ * reservation never happens later.
+ */
+import type { Tx } from "../platform/db.ts";
+import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import type { Logger } from "../platform/log.ts";
+import { type PayloadOf, publish } from "../events/catalog.ts";
+import { topicFor } from "../events/topics.ts";
+
+interface Line {
+  productId: string;
+  quantity: number;
+}
+
+async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
+  const { orderId, items } = event.payload as PayloadOf<"OrderCreated">;
+  const [existing] =
+    await tx`select status from inventory_reservations where order_id = ${orderId}`;
+  if (existing) return; // reserved already, or cancelled before we got here
+
+  const lines: Line[] = items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
+  const ids = lines.map((l) => l.productId);
+  // Lock in id order so two orders over the same products cannot deadlock.
+  const stock = await tx<{ id: string; stock: number }[]>`
+    select id, stock from products where id = any(${ids}::uuid[]) order by id for update`;
+  const available = new Map(stock.map((s) => [s.id, s.stock]));
+  const short = lines.some((l) => (available.get(l.productId) ?? 0) < l.quantity);
+  if (short) {
+    await tx`insert into inventory_reservations (order_id, status) values (${orderId}, 'REJECTED')`;
+    await publish(
+      tx,
+      [{ type: "InventoryRejected", payload: { orderId, reason: "OUT_OF_STOCK" } }],
+      event.traceparent,
+    );
+    log.info("inventory rejected", { orderId });
+    return;
+  }
+  await tx`
+    update products p set stock = p.stock - l.quantity
+    from unnest(${ids}::uuid[], ${lines.map((l) => l.quantity)}::int[]) as l(id, quantity)
+    where p.id = l.id`;
+  await tx`
+    insert into inventory_reservations (order_id, status, items)
+    values (${orderId}, 'RESERVED', ${tx.json(lines as never)})`;
+  await publish(tx, [{ type: "InventoryReserved", payload: { orderId } }], event.traceparent);
+  log.info("inventory reserved", { orderId });
+}
+
+async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
+  const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
+  const [r] = await tx<{ status: string; items: Line[] }[]>`
+    select status, items from inventory_reservations where order_id = ${orderId} for update`;
+  if (!r) {
+    await tx`insert into inventory_reservations (order_id, status) values (${orderId}, 'CANCELLED')`;
+    log.info("cancelled before reservation; it will not happen", { orderId });
+    return;
+  }
+  if (r.status !== "RESERVED") return;
+  const sorted = [...r.items].sort((a, b) => a.productId.localeCompare(b.productId));
+  await tx`
+    update products p set stock = p.stock + l.quantity
+    from unnest(${sorted.map((l) => l.productId)}::uuid[], ${sorted.map((l) => l.quantity)}::int[])
+      as l(id, quantity)
+    where p.id = l.id`;
+  await tx`update inventory_reservations set status = 'RELEASED', updated_at = now() where order_id = ${orderId}`;
+  await publish(tx, [{ type: "InventoryReleased", payload: { orderId } }], event.traceparent);
+  log.info("inventory released", { orderId });
+}
+
+export const inventory: Service = {
+  group: "inventory",
+  topics: [topicFor("order")],
+  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+};

@@ -1,0 +1,261 @@
+/**
+ * The consumer runtime every worker uses: one kafkajs consumer per service group, records of a
+ * partition handled in order, each in one Postgres transaction whose first statement claims
+ * (group, event id) in the inbox, offsets committed only after the effects committed. Invalid
+ * records and records that keep failing go to `<topic>.dlq` with their origin and error, then
+ * the partition moves on.
+ */
+import type { Consumer, Kafka, KafkaMessage, Producer } from "./kafka.ts";
+import { Buffer } from "node:buffer";
+import type { Sql, Tx } from "./db.ts";
+import type { Logger } from "./log.ts";
+import { dlqTopicFor } from "../events/topics.ts";
+import { type DecodedEvent, decodeRecord } from "./decode_record.ts";
+import { backoffMs, classifyError } from "./errors.ts";
+import { consumerMetrics } from "./metrics.ts";
+
+export type { DecodedEvent } from "./decode_record.ts";
+
+/** Applies one event inside the transaction that claimed it. Throw to roll everything back. */
+export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise<void>;
+
+export interface Service {
+  /** The consumer group, also the inbox's `consumer_group`. */
+  group: string;
+  topics: string[];
+  /** Event types this service applies; any other type on its topics is skipped. */
+  handlers: Record<string, EventHandler>;
+}
+
+export interface ConsumerOptions {
+  sql: Sql;
+  kafka: Kafka;
+  log: Logger;
+  /** Partitions handled at once (= TOPIC_PARTITIONS). */
+  partitions: number;
+  /** Attempts for transient errors (serialization, deadlock) before dead-lettering. @default 5 */
+  maxAttempts?: number;
+  /** Commit at least every this many records within a batch. @default 200 */
+  commitEvery?: number;
+}
+
+export interface RunningService {
+  /** Stops fetching, finishes the records in hand, commits, disconnects. */
+  stop(): Promise<void>;
+  /** Resolves when the consumer stopped; rejects if it crashed for good. */
+  crashed: Promise<never>;
+}
+
+interface Ctx {
+  service: Service;
+  opts: Required<Omit<ConsumerOptions, "kafka">>;
+  producer: Producer;
+  running: () => boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends a record to its topic's DLQ with headers naming its origin and the error. Retries until
+ * Kafka takes it (or the service stops): the offset must not move past a record that is neither
+ * applied nor dead-lettered.
+ */
+async function deadLetter(
+  ctx: Ctx,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  errorClass: string,
+  errorMessage: string,
+): Promise<boolean> {
+  const { log } = ctx.opts;
+  const headers: Record<string, string | Buffer> = {};
+  for (const [k, v] of Object.entries(message.headers ?? {})) {
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v[0] : v;
+  }
+  Object.assign(headers, {
+    "dlq.origin.topic": topic,
+    "dlq.origin.partition": String(partition),
+    "dlq.origin.offset": message.offset,
+    "dlq.group": ctx.service.group,
+    "dlq.error.class": errorClass,
+    "dlq.error.message": errorMessage.slice(0, 1000),
+    "dlq.at": new Date().toISOString(),
+  });
+  for (let attempt = 0; ctx.running(); attempt++) {
+    try {
+      await ctx.producer.send({
+        topic: dlqTopicFor(topic),
+        acks: -1,
+        messages: [{ key: message.key, value: message.value, headers }],
+      });
+      consumerMetrics.deadLettered.inc({ group: ctx.service.group, topic });
+      log.warn("record dead-lettered", {
+        topic,
+        partition,
+        offset: message.offset,
+        errorClass,
+        error: errorMessage,
+      });
+      return true;
+    } catch (err) {
+      log.error("dead-letter produce failed; retrying", { error: err, attempt });
+      await sleep(backoffMs(attempt, 5000));
+    }
+  }
+  return false;
+}
+
+/** Handles one record; false when the service stopped before it could be finished. */
+async function handleRecord(
+  ctx: Ctx,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): Promise<boolean> {
+  const { service, opts } = ctx;
+  const group = service.group;
+  const decoded = decodeRecord(topic, partition, message, service.handlers);
+  if (decoded.kind === "skip") {
+    consumerMetrics.records.inc({ group, topic, outcome: "skipped" });
+    return true;
+  }
+  if (decoded.kind === "poison") {
+    return await deadLetter(ctx, topic, partition, message, "PoisonRecord", decoded.reason);
+  }
+  const event = decoded.event;
+  const log = opts.log.child({
+    group,
+    eventId: event.id,
+    eventType: event.type,
+    key: event.key,
+    traceparent: event.traceparent,
+  });
+  const handler = service.handlers[event.type];
+  let attempt = 0;
+  for (;;) {
+    const started = performance.now();
+    try {
+      const applied = await opts.sql.begin(async (tx) => {
+        const claimed = await tx`
+          insert into inbox (consumer_group, event_id) values (${group}, ${event.id})
+          on conflict do nothing returning 1`;
+        if (claimed.length === 0) return false;
+        await handler(tx, event, log);
+        return true;
+      });
+      consumerMetrics.handlerSeconds.observe(
+        { group, type: event.type },
+        (performance.now() - started) / 1000,
+      );
+      consumerMetrics.records.inc({ group, topic, outcome: applied ? "applied" : "duplicate" });
+      if (!applied) log.debug("duplicate skipped");
+      return true;
+    } catch (err) {
+      const kind = classifyError(err);
+      if (kind === "unavailable") {
+        // The database is down: pause this partition until it is back, however long.
+        if (!ctx.running()) return false;
+        consumerMetrics.retries.inc({ group, kind });
+        log.warn("database unavailable; retrying", { error: err, attempt });
+        await sleep(backoffMs(attempt++, 5000));
+        continue;
+      }
+      if (kind === "transient" && ++attempt < opts.maxAttempts) {
+        consumerMetrics.retries.inc({ group, kind });
+        log.info("transient failure; retrying", { error: err, attempt });
+        await sleep(backoffMs(attempt, 2000));
+        continue;
+      }
+      const errorClass = kind === "transient"
+        ? "RetriesExhausted"
+        : (err as Error)?.name ?? "Error";
+      return await deadLetter(
+        ctx,
+        topic,
+        partition,
+        message,
+        errorClass,
+        String((err as Error)?.message ?? err),
+      );
+    }
+  }
+}
+
+/**
+ * Runs `service` until `stop()`. A consumer crash that kafkajs will not restart by itself
+ * rejects `crashed`, so the process can exit non-zero instead of hanging.
+ */
+export async function runService(
+  service: Service,
+  options: ConsumerOptions,
+): Promise<RunningService> {
+  const opts = { maxAttempts: 5, commitEvery: 200, ...options };
+  const { kafka, log } = opts;
+  let stopping = false;
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
+  const consumer: Consumer = kafka.consumer({
+    groupId: service.group,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    allowAutoTopicCreation: false,
+  });
+  const ctx: Ctx = { service, opts, producer, running: () => !stopping };
+
+  let rejectCrash!: (e: Error) => void;
+  const crashed = new Promise<never>((_, reject) => (rejectCrash = reject));
+  crashed.catch(() => {}); // observed by the caller; never an unhandled rejection here
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    log.error("consumer crashed", { error: payload.error, willRestart: payload.restart });
+    if (!payload.restart) rejectCrash(payload.error);
+  });
+
+  await producer.connect();
+  await consumer.connect();
+  for (const topic of service.topics) {
+    // A new group starts at the beginning: events written before its first start are not lost.
+    await consumer.subscribe({ topic, fromBeginning: true });
+  }
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: opts.partitions,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { topic, partition } = batch;
+      let pending: string | undefined;
+      let sinceCommit = 0;
+      const commit = async () => {
+        if (pending === undefined) return;
+        await consumer.commitOffsets([{
+          topic,
+          partition,
+          offset: (BigInt(pending) + 1n).toString(),
+        }]);
+        pending = undefined;
+        sinceCommit = 0;
+      };
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const done = await handleRecord(ctx, topic, partition, message);
+        if (!done) break;
+        resolveOffset(message.offset);
+        pending = message.offset;
+        if (++sinceCommit >= opts.commitEvery) await commit();
+        await heartbeat();
+      }
+      await commit();
+    },
+  });
+  log.info("consuming", { group: service.group, topics: service.topics });
+
+  return {
+    crashed,
+    async stop() {
+      stopping = true;
+      await consumer.disconnect();
+      await producer.disconnect();
+      log.info("consumer stopped", { group: service.group });
+    },
+  };
+}

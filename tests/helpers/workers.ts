@@ -1,0 +1,70 @@
+/**
+ * Runs the real worker processes (`src/worker.ts <name>`) for end-to-end tests, with their logs
+ * in .stack/logs/test-<name>.log, and lets a test kill or restart one.
+ */
+import { LOG_DIR } from "../../stack/components.ts";
+import { WORKERS } from "../../src/worker.ts";
+import { waitFor } from "../../src/platform/wait_for.ts";
+
+const WORKER_TS = new URL("../../src/worker.ts", import.meta.url).pathname;
+
+interface Running {
+  child: Deno.ChildProcess;
+  log: Deno.FsFile;
+  exited: Promise<Deno.CommandStatus>;
+}
+
+export class Workers {
+  #running = new Map<string, Running>();
+
+  /** Starts `names` (default: all five) and waits until each says it is consuming. */
+  async start(...names: string[]): Promise<void> {
+    await Deno.mkdir(LOG_DIR, { recursive: true });
+    await Promise.all((names.length ? names : WORKERS).map((n) => this.#startOne(n)));
+  }
+
+  async #startOne(name: string): Promise<void> {
+    if (this.#running.has(name)) return;
+    const path = `${LOG_DIR}/test-${name}.log`;
+    const log = await Deno.open(path, { create: true, append: true });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", WORKER_TS, name],
+      env: { LOG_LEVEL: Deno.env.get("WORKER_LOG_LEVEL") ?? "info" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let consuming = false;
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) {
+        if (!consuming && new TextDecoder().decode(chunk).includes('"msg":"consuming"')) {
+          consuming = true;
+        }
+        await log.write(chunk);
+      }
+    };
+    const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+    const exited = pumped.then(() => child.status);
+    this.#running.set(name, { child, log, exited });
+    await waitFor(() => consuming, {
+      timeoutMs: 60_000,
+      what: `worker ${name} to consume (log: ${path})`,
+    });
+  }
+
+  /** Stops one worker: SIGTERM (graceful) or SIGKILL (crash). */
+  async stop(name: string, opts: { kill?: boolean } = {}): Promise<Deno.CommandStatus | undefined> {
+    const r = this.#running.get(name);
+    if (!r) return undefined;
+    this.#running.delete(name);
+    try {
+      r.child.kill(opts.kill ? "SIGKILL" : "SIGTERM");
+    } catch { /* already gone */ }
+    const status = await r.exited;
+    r.log.close();
+    return status;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#running.keys()].map((n) => this.stop(n)));
+  }
+}
