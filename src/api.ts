@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
+import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
 
 const cfg = config();
 setLogLevel(cfg.logLevel);
@@ -21,11 +22,17 @@ const server = Deno.serve({
   onListen: ({ port }) => log.info("listening", { port }),
 }, app.fetch);
 
+const stopRetention = scheduleRetention([
+  retentionJobs.outbox(sql, cfg.outboxRetentionHours),
+  retentionJobs.idempotencyKeys(sql, cfg.outboxRetentionHours),
+], log);
+
 let stopping = false;
 async function stop() {
   if (stopping) return;
   stopping = true;
   log.info("shutting down: draining requests");
+  stopRetention();
   await server.shutdown();
   await sql.end({ timeout: 5 });
   log.info("stopped");

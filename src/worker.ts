@@ -8,6 +8,7 @@ import { connect } from "./platform/db.ts";
 import { kafkaClient } from "./platform/kafka.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
 import { runService, type Service } from "./platform/consumer.ts";
+import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
 import { couponIssuer } from "./coupons/issuer.ts";
 import { couponRedeemer } from "./coupons/redeemer.ts";
 import { inventory } from "./inventory/reservations.ts";
@@ -38,12 +39,17 @@ if (import.meta.main) {
   const sql = connect(cfg.databaseUrl, { max: cfg.topicPartitions + 1, applicationName: name });
   const kafka = kafkaClient(cfg.kafkaBrokers, name);
   const running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
+  const stopRetention = scheduleRetention(
+    [retentionJobs.inbox(sql, service.group, cfg.inboxRetentionHours)],
+    log,
+  );
 
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     log.info("shutting down");
+    stopRetention();
     await running.stop().catch((err) => log.error("stop failed", { error: err }));
     await sql.end({ timeout: 5 });
     Deno.exit(code);

@@ -62,6 +62,16 @@ const VARIABLES = {
     default: "1",
     allowed: "an integer from 1 to 32",
   },
+  INBOX_RETENTION_HOURS: {
+    schema: z.coerce.number().int().min(1).max(87600),
+    default: "336",
+    allowed: "an integer from 1 to 87600 (hours; keep it above the topics' retention)",
+  },
+  OUTBOX_RETENTION_HOURS: {
+    schema: z.coerce.number().int().min(1).max(87600),
+    default: "24",
+    allowed: "an integer from 1 to 87600 (hours)",
+  },
   LOG_LEVEL: {
     schema: z.enum(["debug", "info", "warn", "error"]),
     default: "info",
@@ -83,6 +93,10 @@ export type Config = {
   topicPartitions: number;
   topicReplicationFactor: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Inbox rows older than this are purged; must exceed the topics' retention (7 days). */
+  inboxRetentionHours: number;
+  /** Outbox rows and Idempotency-Keys older than this are purged. */
+  outboxRetentionHours: number;
 };
 
 /** A configuration value that is not allowed; the message names variable, value and rule. */
@@ -138,6 +152,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     topicPartitions: p.TOPIC_PARTITIONS,
     topicReplicationFactor: p.TOPIC_REPLICATION_FACTOR,
     logLevel: p.LOG_LEVEL,
+    inboxRetentionHours: p.INBOX_RETENTION_HOURS,
+    outboxRetentionHours: p.OUTBOX_RETENTION_HOURS,
   };
 }
 
