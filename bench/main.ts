@@ -10,9 +10,10 @@ import { setLogLevel } from "../src/platform/log.ts";
 import { relayLatency } from "./relay_latency.ts";
 import { apiWriteBench, type WriteResult } from "./api_write.ts";
 import type { Summary } from "./stats.ts";
+import { type LatencyResult, orderLatency } from "./order_latency.ts";
 
 const cfg = parseConfig(Deno.env.toObject());
-const wanted = new Set(Deno.args.length ? Deno.args : ["api", "relay"]);
+const wanted = new Set(Deno.args.length ? Deno.args : ["api", "relay", "orders"]);
 const machine = {
   cores: navigator.hardwareConcurrency,
   memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
@@ -29,6 +30,7 @@ const report: {
   machine: typeof machine;
   apiWrite?: WriteResult[];
   relayLatencyMs?: Summary;
+  orderLatency?: LatencyResult[];
 } = { at: new Date().toISOString(), machine };
 const md = [
   `# Benchmark report ${report.at}`,
@@ -63,6 +65,21 @@ if (wanted.has("relay")) {
     "| n | p50 ms | p95 ms | p99 ms | max ms |",
     "|---|---|---|---|---|",
     `| ${r.n} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} |`,
+    "",
+  );
+}
+
+if (wanted.has("orders")) {
+  console.log("orders end to end: 20 orders/s for 60 s, 202 -> CONFIRMED ...");
+  report.orderLatency = [await orderLatency(cfg, { ratePerSecond: 20, seconds: 60 })];
+  md.push(
+    "## Orders end to end (202 to CONFIRMED, open-loop arrivals, API + relay + 5 workers)",
+    "",
+    "| rate | duration | orders | confirmed | p50 ms | p95 ms | p99 ms | max ms |",
+    "|---|---|---|---|---|---|---|---|",
+    ...report.orderLatency.map((r) =>
+      `| ${r.ratePerSecond}/s | ${r.seconds} s | ${r.sent} | ${r.confirmed} | ${r.latencyMs.p50} | ${r.latencyMs.p95} | ${r.latencyMs.p99} | ${r.latencyMs.max} |`
+    ),
     "",
   );
 }
