@@ -93,6 +93,19 @@ export async function down(): Promise<void> {
   }
 }
 
+/** Stops the stack and deletes its data (database, topics, Connect state); keeps the jars. */
+export async function reset(): Promise<void> {
+  await down();
+  for (const dir of ["pg", "kafka", "run", "conf"]) {
+    const path = `${STACK_DIR}/${dir}`;
+    const target = await Deno.realPath(path).catch(() => undefined);
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+    // The cluster may live outside the checkout (see README); remove it there too.
+    if (target && target !== path) await Deno.remove(target, { recursive: true }).catch(() => {});
+  }
+  console.log("stack data removed; 'deno task stack:up' starts from scratch");
+}
+
 async function rssMb(pid: number): Promise<string> {
   try {
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -132,9 +145,10 @@ if (import.meta.main) {
     if (cmd === "fetch") await fetchJars();
     else if (cmd === "up") await up();
     else if (cmd === "down") await down();
+    else if (cmd === "reset") await reset();
     else if (cmd === "status") Deno.exitCode = (await status()) ? 0 : 1;
     else {
-      console.error("usage: deno run -A stack/cli.ts fetch|up|down|status");
+      console.error("usage: deno run -A stack/cli.ts fetch|up|down|status|reset");
       Deno.exitCode = 2;
     }
   } catch (err) {
