@@ -1,5 +1,6 @@
 /** The API process: `deno task api`. Needs AUTH_JWT_SECRET. */
 import { createApp } from "./app.ts";
+import { apiReadiness } from "./readiness.ts";
 import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
@@ -15,7 +16,7 @@ if (!cfg.authJwtSecret) {
 // 8 connections measured best on 2 cores under 64 concurrent clients (FCFS route: pool 4 3.1k/s,
 // 8 3.7k/s, 16 3.4k/s, 32 3.3k/s): more backends only contend for the same cores.
 const sql = connect(cfg.databaseUrl, { max: 8, applicationName: "api" });
-const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log });
+const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log, checks: apiReadiness(cfg, sql) });
 const server = Deno.serve({
   port: cfg.port,
   hostname: "0.0.0.0",

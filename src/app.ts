@@ -13,6 +13,10 @@ import type { AppEnv } from "./platform/http/env.ts";
 import { notFound, onError, problemResponse } from "./platform/http/problem.ts";
 import { requestContext } from "./platform/http/request_context.ts";
 import { metricsText } from "./platform/metrics.ts";
+import { type Check, readyHandler } from "./platform/ops_server.ts";
+import { registerSlotMetrics } from "./platform/slot_metrics.ts";
+import { registerOrderMetrics } from "./orders/metrics.ts";
+import { registerCouponMetrics } from "./coupons/metrics.ts";
 import { productRoutes } from "./products/routes.ts";
 import { couponRoutes } from "./coupons/routes.ts";
 import { walletRoutes } from "./wallet/routes.ts";
@@ -38,9 +42,14 @@ export interface AppDeps {
   sql: Sql;
   jwtSecret: string;
   log: Logger;
+  /** Readiness checks beyond the database (Kafka, the relay); see src/readiness.ts. */
+  checks?: Record<string, Check>;
 }
 
-export function createApp({ sql, jwtSecret, log }: AppDeps): OpenAPIHono<AppEnv> {
+export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAPIHono<AppEnv> {
+  registerSlotMetrics(sql);
+  registerOrderMetrics(sql);
+  registerCouponMetrics(sql);
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
   app.notFound(notFound);
@@ -51,18 +60,14 @@ export function createApp({ sql, jwtSecret, log }: AppDeps): OpenAPIHono<AppEnv>
   }));
 
   app.get("/health/live", (c) => c.json({ status: "ok" }));
-  app.get("/health/ready", async (c) => {
-    try {
+  const readiness: Record<string, Check> = {
+    database: async () => {
       await sql`select 1`;
-      return c.json({ status: "ok", checks: { database: { status: "ok" } } });
-    } catch (err) {
-      c.header("retry-after", "5");
-      return c.json({
-        status: "unavailable",
-        checks: { database: { status: "down", error: (err as Error).message } },
-      }, 503);
-    }
-  });
+      return { ok: true };
+    },
+    ...checks,
+  };
+  app.get("/health/ready", readyHandler(readiness));
   app.get("/metrics", async (c) => {
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { "content-type": contentType });

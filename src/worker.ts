@@ -9,6 +9,9 @@ import { kafkaClient } from "./platform/kafka.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
 import { runService, type Service } from "./platform/consumer.ts";
 import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
+import { serveOps } from "./platform/ops_server.ts";
+import { groupLag } from "./platform/lag.ts";
+import { consumerLag } from "./platform/metrics.ts";
 import { couponIssuer } from "./coupons/issuer.ts";
 import { couponRedeemer } from "./coupons/redeemer.ts";
 import { inventory } from "./inventory/reservations.ts";
@@ -23,6 +26,15 @@ export const SERVICES: Record<string, Service> = {
   "order-saga": orderSaga,
 };
 export const WORKERS = Object.keys(SERVICES);
+
+/** Default ops ports (health, metrics), one per service so all five fit on one machine. */
+export const WORKER_PORTS: Record<string, number> = {
+  "coupon-issuer": 9101,
+  inventory: 9102,
+  "coupon-redeemer": 9103,
+  payment: 9104,
+  "order-saga": 9105,
+};
 
 if (import.meta.main) {
   const name = Deno.args[0];
@@ -43,6 +55,31 @@ if (import.meta.main) {
     [retentionJobs.inbox(sql, service.group, cfg.inboxRetentionHours)],
     log,
   );
+  const admin = kafka.admin();
+  await admin.connect();
+  const probeLag = async () => {
+    try {
+      for (const p of await groupLag(admin, service.group, service.topics)) {
+        consumerLag.set(
+          { group: service.group, topic: p.topic, partition: String(p.partition) },
+          p.lag,
+        );
+      }
+    } catch (err) {
+      log.debug("lag probe failed", { error: err });
+    }
+  };
+  const lagTimer = setInterval(probeLag, 5000);
+  const ops = serveOps(cfg.workerPort ?? WORKER_PORTS[name], {
+    database: async () => {
+      await sql`select 1`;
+      return { ok: true };
+    },
+    consumer: () => {
+      const state = running.state();
+      return Promise.resolve({ ok: state === "running", detail: state });
+    },
+  }, log);
 
   let stopping = false;
   const stop = async (code: number) => {
@@ -50,7 +87,10 @@ if (import.meta.main) {
     stopping = true;
     log.info("shutting down");
     stopRetention();
+    clearInterval(lagTimer);
     await running.stop().catch((err) => log.error("stop failed", { error: err }));
+    await admin.disconnect().catch(() => {});
+    await ops.shutdown();
     await sql.end({ timeout: 5 });
     Deno.exit(code);
   };

@@ -2,7 +2,14 @@
  * `deno task stack:fetch|stack:up|stack:down|stack:status`: the local stack without Docker.
  * `up` is idempotent and waits for real readiness; `down` stops only what this stack started.
  */
+import postgres from "postgres";
 import { components, LOG_DIR, ORDER, REPO_DIR, STACK_DIR, StackError } from "./components.ts";
+import { parseConfig } from "../src/platform/config.ts";
+import { kafkaClient } from "../src/platform/kafka.ts";
+import { groupLag } from "../src/platform/lag.ts";
+import { slotLag } from "../src/platform/slot_metrics.ts";
+import { connectorStatus } from "../relay/register.ts";
+import { SERVICES } from "../src/worker.ts";
 
 const FETCH_MARK = `${STACK_DIR}/lib/.fetched`;
 
@@ -116,6 +123,45 @@ async function rssMb(pid: number): Promise<string> {
   }
 }
 
+/** The relay (connector, slot) and each consumer group's lag, for `status`. */
+async function relayAndLag(): Promise<void> {
+  const cfg = parseConfig(Deno.env.toObject());
+  const s = await connectorStatus(cfg.kafkaConnectUrl, "shop-outbox").catch(() => undefined);
+  console.log(
+    `\nrelay     connector shop-outbox: ${
+      s
+        ? `${s.connector.state}, tasks ${s.tasks.map((t) => t.state).join(",") || "none"}`
+        : "not registered"
+    }`,
+  );
+  const sql = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    for (const slot of await slotLag(sql).catch(() => [])) {
+      console.log(
+        `          slot ${slot.slot}: ${
+          slot.active ? "active" : "INACTIVE"
+        }, ${slot.lagBytes} bytes behind`,
+      );
+    }
+  } finally {
+    await sql.end();
+  }
+  const admin = kafkaClient(cfg.kafkaBrokers, "stack-status", { silent: true, retries: 1 }).admin();
+  await admin.connect();
+  try {
+    for (const [name, service] of Object.entries(SERVICES)) {
+      const lag = await groupLag(admin, service.group, service.topics).catch(() => []);
+      const total = lag.reduce((n, p) => n + p.lag, 0);
+      const worst = lag.reduce((m, p) => Math.max(m, p.lag), 0);
+      console.log(
+        `lag       ${name.padEnd(16)} ${total} records behind (worst partition ${worst})`,
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Prints each component with its port, pid, memory and health; exit 1 if any is unhealthy. */
 export async function status(): Promise<boolean> {
   let allOk = true;
@@ -136,6 +182,7 @@ export async function status(): Promise<boolean> {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  "));
   console.log(`state: ${STACK_DIR}  logs: ${LOG_DIR}`);
+  if (allOk) await relayAndLag();
   return allOk;
 }
 

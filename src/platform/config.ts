@@ -6,6 +6,7 @@ import { z } from "zod";
 import { LOCAL_STACK } from "./local_stack.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
+const anyPort = z.coerce.number().int().min(0).max(65535);
 const brokerList = z.string().transform((s, ctx) => {
   const brokers = s.split(",").map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d{1,5}$/.test(b))) {
@@ -62,6 +63,11 @@ const VARIABLES = {
     default: "1",
     allowed: "an integer from 1 to 32",
   },
+  WORKER_PORT: {
+    schema: anyPort.optional(),
+    default: undefined,
+    allowed: "an integer from 0 to 65535 (0: any free port)",
+  },
   INBOX_RETENTION_HOURS: {
     schema: z.coerce.number().int().min(1).max(87600),
     default: "336",
@@ -93,6 +99,8 @@ export type Config = {
   topicPartitions: number;
   topicReplicationFactor: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** The worker's ops port (health, metrics); unset: its service's default. */
+  workerPort: number | undefined;
   /** Inbox rows older than this are purged; must exceed the topics' retention (7 days). */
   inboxRetentionHours: number;
   /** Outbox rows and Idempotency-Keys older than this are purged. */
@@ -152,6 +160,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     topicPartitions: p.TOPIC_PARTITIONS,
     topicReplicationFactor: p.TOPIC_REPLICATION_FACTOR,
     logLevel: p.LOG_LEVEL,
+    workerPort: p.WORKER_PORT,
     inboxRetentionHours: p.INBOX_RETENTION_HOURS,
     outboxRetentionHours: p.OUTBOX_RETENTION_HOURS,
   };

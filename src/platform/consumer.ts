@@ -12,7 +12,8 @@ import type { Logger } from "./log.ts";
 import { dlqTopicFor } from "../events/topics.ts";
 import { type DecodedEvent, decodeRecord } from "./decode_record.ts";
 import { backoffMs, classifyError } from "./errors.ts";
-import { consumerMetrics } from "./metrics.ts";
+import { consumerMetrics, relayLatency } from "./metrics.ts";
+import { childTraceparent, traceIdOf } from "./trace.ts";
 
 export type { DecodedEvent } from "./decode_record.ts";
 
@@ -42,6 +43,8 @@ export interface ConsumerOptions {
 export interface RunningService {
   /** Stops fetching, finishes the records in hand, commits, disconnects. */
   stop(): Promise<void>;
+  /** `running` until stopped or crashed for good. */
+  state(): "running" | "stopped" | "crashed";
   /** Resolves when the consumer stopped; rejects if it crashed for good. */
   crashed: Promise<never>;
 }
@@ -123,13 +126,14 @@ async function handleRecord(
   if (decoded.kind === "poison") {
     return await deadLetter(ctx, topic, partition, message, "PoisonRecord", decoded.reason);
   }
-  const event = decoded.event;
+  // The handler's work is a child span of the producer's: follow-up events carry it on.
+  const event = { ...decoded.event, traceparent: childTraceparent(decoded.event.traceparent) };
   const log = opts.log.child({
     group,
     eventId: event.id,
     eventType: event.type,
     key: event.key,
-    traceparent: event.traceparent,
+    traceId: traceIdOf(event.traceparent),
   });
   const handler = service.handlers[event.type];
   let attempt = 0;
@@ -149,6 +153,9 @@ async function handleRecord(
         (performance.now() - started) / 1000,
       );
       consumerMetrics.records.inc({ group, topic, outcome: applied ? "applied" : "duplicate" });
+      if (applied && event.timestamp > 0) {
+        relayLatency.observe({ group }, Math.max(0, Date.now() - event.timestamp) / 1000);
+      }
       if (!applied) log.debug("duplicate skipped");
       return true;
     } catch (err) {
@@ -193,6 +200,7 @@ export async function runService(
   const opts = { maxAttempts: 5, commitEvery: 200, ...options };
   const { kafka, log } = opts;
   let stopping = false;
+  let crashedForGood = false;
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
   const consumer: Consumer = kafka.consumer({
     groupId: service.group,
@@ -210,7 +218,10 @@ export async function runService(
   crashed.catch(() => {}); // observed by the caller; never an unhandled rejection here
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     log.error("consumer crashed", { error: payload.error, willRestart: payload.restart });
-    if (!payload.restart) rejectCrash(payload.error);
+    if (!payload.restart) {
+      crashedForGood = true;
+      rejectCrash(payload.error);
+    }
   });
 
   await producer.connect();
@@ -253,6 +264,7 @@ export async function runService(
 
   return {
     crashed,
+    state: () => crashedForGood ? "crashed" : stopping ? "stopped" : "running",
     async stop() {
       stopping = true;
       await consumer.disconnect();

@@ -4,6 +4,7 @@
  * `eventVersion` the catalog's version, and the value a JSON payload valid for that schema.
  */
 import type { KafkaMessage } from "./kafka.ts";
+import type { z } from "zod";
 import { EVENTS } from "../events/catalog.ts";
 
 export interface DecodedEvent {
@@ -46,13 +47,7 @@ export function decodeRecord(
     return { kind: "poison", reason: "header 'id' is missing or not a UUID" };
   }
   if (!type) return { kind: "poison", reason: "header 'eventType' is missing" };
-  const spec = (EVENTS as Record<
-    string,
-    {
-      version: number;
-      schema: { safeParse(x: unknown): { success: boolean; error?: { message: string } } };
-    }
-  >)[type];
+  const spec = (EVENTS as Record<string, { version: number; schema: z.ZodType }>)[type];
   if (!spec) return { kind: "poison", reason: `unknown event type '${type}'` };
   if (!(type in handled)) return { kind: "skip", type };
   const version = Number(header(message, "eventVersion") ?? NaN);
@@ -84,7 +79,7 @@ export function decodeRecord(
       type,
       version,
       key: message.key?.toString() ?? "",
-      payload: (parsed as unknown as { data: unknown }).data,
+      payload: parsed.data,
       traceparent: header(message, "traceparent") || undefined,
       topic,
       partition,

@@ -52,3 +52,20 @@ export const consumerMetrics = {
     registers: [registry],
   }),
 };
+
+/** Commit-to-consume: the event's creation (record timestamp) to a worker handling it. */
+export const relayLatency = new client.Histogram({
+  name: "relay_commit_to_consume_seconds",
+  help: "Time from an event's creation (outbox insert) to a consumer group handling it",
+  labelNames: ["group"] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+/** Records not yet committed by a group, per partition (high watermark - committed offset). */
+export const consumerLag = new client.Gauge({
+  name: "consumer_lag",
+  help: "Records behind the end of the partition, per consumer group",
+  labelNames: ["group", "topic", "partition"] as const,
+  registers: [registry],
+});

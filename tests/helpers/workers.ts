@@ -12,6 +12,8 @@ interface Running {
   child: Deno.ChildProcess;
   log: Deno.FsFile;
   exited: Promise<Deno.CommandStatus>;
+  /** The ops port (health, metrics) the worker chose. */
+  port: number;
 }
 
 export class Workers {
@@ -29,26 +31,31 @@ export class Workers {
     const log = await Deno.open(path, { create: true, append: true });
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", WORKER_TS, name],
-      env: { LOG_LEVEL: Deno.env.get("WORKER_LOG_LEVEL") ?? "info" },
+      // Port 0: any free port, so tests never collide with a `deno task dev` on this machine.
+      env: { LOG_LEVEL: Deno.env.get("WORKER_LOG_LEVEL") ?? "info", WORKER_PORT: "0" },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     let consuming = false;
+    let port = 0;
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream) {
-        if (!consuming && new TextDecoder().decode(chunk).includes('"msg":"consuming"')) {
-          consuming = true;
-        }
+        const text = new TextDecoder().decode(chunk);
+        if (!consuming && text.includes('"msg":"consuming"')) consuming = true;
+        const m = /"msg":"ops endpoints listening"[^\n]*"port":(\d+)/.exec(text);
+        if (m) port = Number(m[1]);
         await log.write(chunk);
       }
     };
     const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
     const exited = pumped.then(() => child.status);
-    this.#running.set(name, { child, log, exited });
-    await waitFor(() => consuming, {
+    const running: Running = { child, log, exited, port: 0 };
+    this.#running.set(name, running);
+    await waitFor(() => consuming && port > 0, {
       timeoutMs: 60_000,
-      what: `worker ${name} to consume (log: ${path})`,
+      what: `worker ${name} to consume and serve its ops port (log: ${path})`,
     });
+    running.port = port;
   }
 
   /** Stops one worker: SIGTERM (graceful) or SIGKILL (crash). */
@@ -62,6 +69,18 @@ export class Workers {
     const status = await r.exited;
     r.log.close();
     return status;
+  }
+
+  /** The ops port of a running worker. */
+  port(name: string): number {
+    const r = this.#running.get(name);
+    if (!r) throw new Error(`worker ${name} is not running`);
+    return r.port;
+  }
+
+  /** Its log file (every test run appends). */
+  logPath(name: string): string {
+    return `${LOG_DIR}/test-${name}.log`;
   }
 
   async stopAll(): Promise<void> {

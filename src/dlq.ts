@@ -1,0 +1,111 @@
+/**
+ * `deno task dlq list <topic>` shows the dead letters of a topic with their error headers;
+ * `deno task dlq replay <topic> [--id <event id> ...]` sends them back to their origin topic with
+ * their original key, value, headers and event id. The consumers' inbox makes a replay of an
+ * event that was already applied a no-op, so replaying is always safe.
+ */
+import { config } from "./platform/config.ts";
+import { type Kafka, kafkaClient } from "./platform/kafka.ts";
+import { readTopic, type TopicRecord } from "./platform/read_topic.ts";
+import { dlqTopicFor } from "./events/topics.ts";
+
+export interface DeadLetter {
+  dlqPartition: number;
+  dlqOffset: string;
+  id: string | undefined;
+  eventType: string | undefined;
+  origin: { topic: string; partition: number; offset: string };
+  group: string;
+  errorClass: string;
+  errorMessage: string;
+  at: string | undefined;
+  record: TopicRecord;
+}
+
+const dlqName = (topic: string) => topic.endsWith(".dlq") ? topic : dlqTopicFor(topic);
+
+/** Every dead letter of `topic` (the origin topic or its `.dlq`). */
+export async function listDeadLetters(kafka: Kafka, topic: string): Promise<DeadLetter[]> {
+  const records = await readTopic(kafka, dlqName(topic));
+  return records.map((r) => ({
+    dlqPartition: r.partition,
+    dlqOffset: r.offset,
+    id: r.headers.id,
+    eventType: r.headers.eventType,
+    origin: {
+      topic: r.headers["dlq.origin.topic"],
+      partition: Number(r.headers["dlq.origin.partition"]),
+      offset: r.headers["dlq.origin.offset"],
+    },
+    group: r.headers["dlq.group"],
+    errorClass: r.headers["dlq.error.class"],
+    errorMessage: r.headers["dlq.error.message"],
+    at: r.headers["dlq.at"],
+    record: r,
+  }));
+}
+
+/**
+ * Re-produces dead letters (all, or those whose event id is in `ids`) to their origin topic,
+ * without the dlq.* headers. Returns what was replayed.
+ */
+export async function replayDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  ids?: string[],
+): Promise<DeadLetter[]> {
+  const all = await listDeadLetters(kafka, topic);
+  const chosen = ids?.length ? all.filter((d) => d.id && ids.includes(d.id)) : all;
+  if (chosen.length === 0) return [];
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  try {
+    for (const d of chosen) {
+      const headers = Object.fromEntries(
+        Object.entries(d.record.headers).filter(([k]) => !k.startsWith("dlq.")),
+      );
+      await producer.send({
+        topic: d.origin.topic,
+        acks: -1,
+        messages: [{ key: d.record.key, value: d.record.value, headers }],
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return chosen;
+}
+
+if (import.meta.main) {
+  const [cmd, topic, ...rest] = Deno.args;
+  const ids = rest.flatMap((a, i) => (rest[i - 1] === "--id" ? [a] : []));
+  if (
+    !["list", "replay"].includes(cmd) || !topic ||
+    rest.some((a, i) => a !== "--id" && rest[i - 1] !== "--id")
+  ) {
+    console.error(
+      "usage: deno task dlq list <topic> | deno task dlq replay <topic> [--id <event id> ...]",
+    );
+    Deno.exit(64);
+  }
+  const kafka = kafkaClient(config().kafkaBrokers, "dlq-cli");
+  if (cmd === "list") {
+    const letters = await listDeadLetters(kafka, topic);
+    for (const d of letters) {
+      console.log(JSON.stringify({
+        dlq: `${dlqName(topic)}/${d.dlqPartition}@${d.dlqOffset}`,
+        id: d.id,
+        eventType: d.eventType,
+        origin: `${d.origin.topic}/${d.origin.partition}@${d.origin.offset}`,
+        group: d.group,
+        error: `${d.errorClass}: ${d.errorMessage}`,
+        at: d.at,
+      }));
+    }
+    console.error(`${letters.length} dead letter(s) on ${dlqName(topic)}`);
+  } else {
+    const replayed = await replayDeadLetters(kafka, topic, ids);
+    for (const d of replayed) console.log(`replayed ${d.id} (${d.eventType}) to ${d.origin.topic}`);
+    console.error(`${replayed.length} dead letter(s) replayed`);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Reads a topic from its beginning to the end it had when the read started (a snapshot), with a
+ * throwaway consumer group. For operator tools (DLQ list and replay), not for services.
+ */
+import { Buffer } from "node:buffer";
+import type { Kafka } from "./kafka.ts";
+import { waitFor } from "./wait_for.ts";
+
+export interface TopicRecord {
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<TopicRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  const groupId = `read-${topic}-${crypto.randomUUID()}`;
+  const remaining = new Map(
+    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
+  );
+  const records: TopicRecord[] = [];
+  if (remaining.size === 0) {
+    await admin.disconnect();
+    return records;
+  }
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ partition, message }) => {
+        const end = remaining.get(partition);
+        if (end === undefined || BigInt(message.offset) >= end) return Promise.resolve();
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) {
+          if (v !== undefined) headers[k] = (Array.isArray(v) ? v[0] : v).toString();
+        }
+        records.push({
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers,
+          timestamp: message.timestamp,
+        });
+        if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => remaining.size === 0, { timeoutMs, what: `the end of ${topic}` });
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => {});
+    await admin.disconnect();
+  }
+  return records.sort((a, b) =>
+    a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset))
+  );
+}
