@@ -16,7 +16,8 @@ if (!cfg.authJwtSecret) {
 // 8 connections measured best on 2 cores under 64 concurrent clients (FCFS route: pool 4 3.1k/s,
 // 8 3.7k/s, 16 3.4k/s, 32 3.3k/s): more backends only contend for the same cores.
 const sql = connect(cfg.databaseUrl, { max: 8, applicationName: "api" });
-const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log, checks: apiReadiness(cfg, sql) });
+const readiness = apiReadiness(cfg, sql);
+const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log, checks: readiness.checks });
 const server = Deno.serve({
   port: cfg.port,
   hostname: "0.0.0.0",
@@ -35,8 +36,10 @@ async function stop() {
   log.info("shutting down: draining requests");
   stopRetention();
   await server.shutdown();
+  await readiness.close();
   await sql.end({ timeout: 5 });
   log.info("stopped");
+  Deno.exit(0);
 }
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);

@@ -24,11 +24,15 @@ function cached(check: Check, ms = 1000): Check {
   };
 }
 
-export function apiReadiness(cfg: Config, sql: Sql): Record<string, Check> {
+/** The checks, and `close` to drop the Kafka connection they hold (at shutdown). */
+export function apiReadiness(
+  cfg: Config,
+  sql: Sql,
+): { checks: Record<string, Check>; close: () => Promise<void> } {
   const admin = kafkaClient(cfg.kafkaBrokers, "api-readiness", { silent: true, retries: 0 })
     .admin();
   let connected: Promise<void> | undefined;
-  return {
+  const checks: Record<string, Check> = {
     database: async () => {
       await sql`select 1`;
       return { ok: true };
@@ -53,4 +57,5 @@ export function apiReadiness(cfg: Config, sql: Sql): Record<string, Check> {
       return { ok, detail: `connector ${s.connector.state}, tasks ${tasks}` };
     }),
   };
+  return { checks, close: () => admin.disconnect().catch(() => {}) };
 }

@@ -69,6 +69,7 @@ if (import.meta.main) {
       log.debug("lag probe failed", { error: err });
     }
   };
+  probeLag();
   const lagTimer = setInterval(probeLag, 5000);
   const ops = serveOps(cfg.workerPort ?? WORKER_PORTS[name], {
     database: async () => {
