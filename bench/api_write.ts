@@ -26,10 +26,10 @@ export interface WriteResult {
   ratio: number;
 }
 
-const API_PORT = 8091;
+export const API_PORT = 8091;
 const here = new URL(".", import.meta.url).pathname;
 
-async function ensureWrk(): Promise<void> {
+export async function ensureWrk(): Promise<void> {
   const has = await new Deno.Command("sh", { args: ["-c", "command -v wrk"] }).output();
   if (has.success) return;
   if (Deno.uid() !== 0) throw new Error("wrk is missing: apt-get install -y wrk");
@@ -37,7 +37,7 @@ async function ensureWrk(): Promise<void> {
   if (!out.success) throw new Error("could not install wrk (apt-get install -y wrk)");
 }
 
-async function startApi(cfg: Config, secret: string): Promise<Deno.ChildProcess> {
+export async function startApi(cfg: Config, secret: string): Promise<Deno.ChildProcess> {
   const p = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${here}../src/api.ts`],
     env: { ...Deno.env.toObject(), PORT: String(API_PORT), AUTH_JWT_SECRET: secret },
@@ -53,7 +53,7 @@ async function startApi(cfg: Config, secret: string): Promise<Deno.ChildProcess>
 }
 
 /** Waits until Debezium has confirmed everything written so far. */
-async function drainRelay(sql: Sql): Promise<void> {
+export async function drainRelay(sql: Sql): Promise<void> {
   const [{ lsn }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
   await waitFor(async () => {
     const [row] = await sql<{ done: boolean }[]>`
@@ -63,7 +63,7 @@ async function drainRelay(sql: Sql): Promise<void> {
   }, { timeoutMs: 300_000, intervalMs: 500, what: "the relay to catch up" });
 }
 
-async function wrk(
+export async function wrk(
   tokensFile: string,
   connections: number,
   seconds: number,

@@ -20,12 +20,21 @@ export type { DecodedEvent } from "./decode_record.ts";
 /** Applies one event inside the transaction that claimed it. Throw to roll everything back. */
 export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise<void>;
 
+/**
+ * Applies consecutive events of one type at once (set-based), in their order, inside the
+ * transaction that claimed them. Must have the same effect as the per-event handler applied to
+ * each in turn.
+ */
+export type BatchHandler = (tx: Tx, events: DecodedEvent[], log: Logger) => Promise<void>;
+
 export interface Service {
   /** The consumer group, also the inbox's `consumer_group`. */
   group: string;
   topics: string[];
   /** Event types this service applies; any other type on its topics is skipped. */
   handlers: Record<string, EventHandler>;
+  /** Set-based versions of some handlers, used for runs of consecutive events of that type. */
+  batchHandlers?: Record<string, BatchHandler>;
 }
 
 export interface ConsumerOptions {
@@ -36,8 +45,8 @@ export interface ConsumerOptions {
   partitions: number;
   /** Attempts for transient errors (serialization, deadlock) before dead-lettering. @default 5 */
   maxAttempts?: number;
-  /** Commit at least every this many records within a batch. @default 200 */
-  commitEvery?: number;
+  /** Records applied in one transaction (one inbox claim, set-based handlers). @default 500 */
+  batchSize?: number;
 }
 
 export interface RunningService {
@@ -148,11 +157,11 @@ async function handleRecord(
         await handler(tx, event, log);
         return true;
       });
-      consumerMetrics.handlerSeconds.observe(
-        { group, type: event.type },
-        (performance.now() - started) / 1000,
-      );
       consumerMetrics.records.inc({ group, topic, outcome: applied ? "applied" : "duplicate" });
+      if (applied) {
+        const seconds = (performance.now() - started) / 1000;
+        consumerMetrics.handlerSeconds.observe({ group, type: event.type }, seconds);
+      }
       if (applied && event.timestamp > 0) {
         relayLatency.observe({ group }, Math.max(0, Date.now() - event.timestamp) / 1000);
       }
@@ -190,6 +199,113 @@ async function handleRecord(
 }
 
 /**
+ * Applies a run of records in one transaction: decode all (poison to the DLQ, foreign types
+ * skipped), claim every event id in the inbox with one statement, then apply the claimed events
+ * in offset order, consecutive events of a type with a batch handler at once. If the transaction
+ * fails for a reason other than an unreachable database, the run is redone record by record, so
+ * only the failing record is retried or dead-lettered. Returns how many records are done.
+ */
+async function handleChunk(
+  ctx: Ctx,
+  topic: string,
+  partition: number,
+  messages: KafkaMessage[],
+): Promise<number> {
+  const { service, opts } = ctx;
+  const group = service.group;
+  if (messages.length === 1) {
+    return (await handleRecord(ctx, topic, partition, messages[0])) ? 1 : 0;
+  }
+  const events: DecodedEvent[] = [];
+  for (const message of messages) {
+    const d = decodeRecord(topic, partition, message, service.handlers);
+    if (d.kind === "event") {
+      events.push({ ...d.event, traceparent: childTraceparent(d.event.traceparent) });
+    } else if (d.kind === "skip") {
+      consumerMetrics.records.inc({ group, topic, outcome: "skipped" });
+    } else if (!(await deadLetter(ctx, topic, partition, message, "PoisonRecord", d.reason))) {
+      return 0;
+    }
+  }
+  if (events.length === 0) return messages.length;
+  for (let attempt = 0;; attempt++) {
+    const started = performance.now();
+    try {
+      const applied = await opts.sql.begin(async (tx) => {
+        const claimed = new Set(
+          (await tx<{ event_id: string }[]>`
+            insert into inbox (consumer_group, event_id)
+            select ${group}, unnest(${events.map((e) => e.id)}::uuid[])
+            on conflict do nothing returning event_id`).map((r) => r.event_id),
+        );
+        // Each claimed id once, in offset order (a re-sent copy inside the run is a duplicate).
+        const fresh = events.filter((e) => claimed.delete(e.id));
+        for (let i = 0; i < fresh.length;) {
+          let j = i + 1;
+          const batch = service.batchHandlers?.[fresh[i].type];
+          if (batch) {
+            while (j < fresh.length && fresh[j].type === fresh[i].type) j++;
+            await batch(tx, fresh.slice(i, j), opts.log.child({ group, eventType: fresh[i].type }));
+          } else {
+            const e = fresh[i];
+            await service.handlers[e.type](
+              tx,
+              e,
+              opts.log.child({
+                group,
+                eventId: e.id,
+                eventType: e.type,
+                key: e.key,
+                traceId: traceIdOf(e.traceparent),
+              }),
+            );
+          }
+          i = j;
+        }
+        return fresh;
+      });
+      const seconds = (performance.now() - started) / 1000;
+      for (const e of applied) {
+        consumerMetrics.handlerSeconds.observe({ group, type: e.type }, seconds / applied.length);
+        if (e.timestamp > 0) {
+          relayLatency.observe({ group }, Math.max(0, Date.now() - e.timestamp) / 1000);
+        }
+      }
+      consumerMetrics.records.inc({ group, topic, outcome: "applied" }, applied.length);
+      if (events.length > applied.length) {
+        consumerMetrics.records.inc(
+          { group, topic, outcome: "duplicate" },
+          events.length - applied.length,
+        );
+      }
+      return messages.length;
+    } catch (err) {
+      if (classifyError(err) === "unavailable") {
+        if (!ctx.running()) return 0;
+        consumerMetrics.retries.inc({ group, kind: "unavailable" });
+        opts.log.warn("database unavailable; retrying", { error: err, attempt });
+        await sleep(backoffMs(attempt, 5000));
+        continue;
+      }
+      opts.log.info("batch failed; applying its records one by one", {
+        error: err,
+        size: events.length,
+      });
+      // Poison was dead-lettered above; only the decoded records are redone.
+      let done = 0;
+      for (const message of messages) {
+        const d = decodeRecord(topic, partition, message, service.handlers);
+        if (d.kind === "event" && !(await handleRecord(ctx, topic, partition, message))) {
+          return done;
+        }
+        done++;
+      }
+      return done;
+    }
+  }
+}
+
+/**
  * Runs `service` until `stop()`. A consumer crash that kafkajs will not restart by itself
  * rejects `crashed`, so the process can exit non-zero instead of hanging.
  */
@@ -197,7 +313,7 @@ export async function runService(
   service: Service,
   options: ConsumerOptions,
 ): Promise<RunningService> {
-  const opts = { maxAttempts: 5, commitEvery: 200, ...options };
+  const opts = { maxAttempts: 5, batchSize: 500, ...options };
   const { kafka, log } = opts;
   let stopping = false;
   let crashedForGood = false;
@@ -237,7 +353,6 @@ export async function runService(
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const { topic, partition } = batch;
       let pending: string | undefined;
-      let sinceCommit = 0;
       const commit = async () => {
         if (pending === undefined) return;
         await consumer.commitOffsets([{
@@ -246,15 +361,19 @@ export async function runService(
           offset: (BigInt(pending) + 1n).toString(),
         }]);
         pending = undefined;
-        sinceCommit = 0;
       };
-      for (const message of batch.messages) {
-        if (!isRunning() || isStale()) break;
-        const done = await handleRecord(ctx, topic, partition, message);
-        if (!done) break;
-        resolveOffset(message.offset);
-        pending = message.offset;
-        if (++sinceCommit >= opts.commitEvery) await commit();
+      const messages = batch.messages;
+      for (let i = 0; i < messages.length && isRunning() && !isStale();) {
+        const chunk = messages.slice(i, i + opts.batchSize);
+        const done = await handleChunk(ctx, topic, partition, chunk);
+        if (done > 0) {
+          const last = chunk[done - 1].offset;
+          resolveOffset(last);
+          pending = last;
+          await commit();
+        }
+        if (done < chunk.length) break;
+        i += done;
         await heartbeat();
       }
       await commit();

@@ -46,7 +46,7 @@ export const consumerMetrics = {
   }),
   handlerSeconds: new client.Histogram({
     name: "consumer_handler_duration_seconds",
-    help: "Time to apply one record (its transaction), by group and event type",
+    help: "Time to apply one event (its share of its transaction), by group and event type",
     labelNames: ["group", "type"] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],

@@ -32,7 +32,7 @@ export class Workers {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", WORKER_TS, name],
       // Port 0: any free port, so tests never collide with a `deno task dev` on this machine.
-      env: { LOG_LEVEL: Deno.env.get("WORKER_LOG_LEVEL") ?? "info", WORKER_PORT: "0" },
+      env: { LOG_LEVEL: "info", WORKER_PORT: "0" },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
