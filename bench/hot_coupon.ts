@@ -1,9 +1,9 @@
 /**
- * Hot coupon: 20,000 distinct users request one coupon of 1,000 at once (wrk, 64 connections,
- * through the API). All requests share the coupon's key, so one partition and one consumer
- * decide them all. Reports the API's acceptance rate, the time until every request is terminal,
- * and the issuer's decisions per second on that partition (first to last decision, from the
- * rows' update times).
+ * Hot coupon: 20,000 distinct users request one coupon of 1,000 (wrk, 64 connections, through
+ * the API). All requests share the coupon's key, so one partition and one consumer decide them
+ * all. Two runs: (1) the issuer running during the load: acceptance rate and time until every
+ * request is terminal; (2) the requests accepted while the issuer is stopped, then the issuer
+ * started: how fast one partition drains (decisions per second, first to last decision).
  */
 import type { Config } from "../src/platform/config.ts";
 import { connect } from "../src/platform/db.ts";
@@ -15,11 +15,15 @@ import { API_PORT, ensureWrk, startApi, wrk } from "./api_write.ts";
 export interface HotCouponResult {
   users: number;
   coupons: number;
-  acceptedPerSecond: number;
-  accepted: number;
-  allTerminalSeconds: number;
-  decisionsPerSecond: number;
-  issued: number;
+  /** Issuer running during the load. */
+  live: { acceptedPerSecond: number; allTerminalSeconds: number; issued: number };
+  /** Backlog accepted first, then drained by a fresh issuer. */
+  drain: {
+    acceptedPerSecond: number;
+    drainSeconds: number;
+    decisionsPerSecond: number;
+    issued: number;
+  };
 }
 
 export async function hotCoupon(
@@ -34,51 +38,72 @@ export async function hotCoupon(
   const api = await startApi(cfg, secret);
   const tokensFile = await Deno.makeTempFile({ suffix: ".tokens" });
   try {
-    await workers.start("coupon-issuer");
     const admin = issueToken(secret, "bench-admin", { admin: true });
-    const res = await fetch(`http://127.0.0.1:${API_PORT}/coupons`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        name: "hot",
-        discount: { type: "fixed", amount: 1 },
-        totalQuantity: coupons,
-      }),
-    });
-    const couponId = (await res.json()).id;
-    const run = crypto.randomUUID().slice(0, 8);
-    const lines = Array.from({ length: users }, (_, i) => issueToken(secret, `hot${run}-${i}`));
-    await Deno.writeTextFile(tokensFile, lines.join("\n") + "\n");
+    const newCoupon = async () => {
+      const res = await fetch(`http://127.0.0.1:${API_PORT}/coupons`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "hot",
+          discount: { type: "fixed", amount: 1 },
+          totalQuantity: coupons,
+        }),
+      });
+      return (await res.json()).id as string;
+    };
+    const load = async (couponId: string) => {
+      const run = crypto.randomUUID().slice(0, 8);
+      const lines = Array.from({ length: users }, (_, i) => issueToken(secret, `hot${run}-${i}`));
+      await Deno.writeTextFile(tokensFile, lines.join("\n") + "\n");
+      // Long enough for every token once at the measured rate; a repeat is a 200, not counted.
+      return await wrk(
+        tokensFile,
+        64,
+        Math.ceil(users / 2000) + 2,
+        "POST",
+        `/coupons/${couponId}/issue-requests`,
+        "",
+      );
+    };
+    const settled = async (couponId: string) => {
+      await waitFor(async () => {
+        const [r] = await sql<{ n: number }[]>`
+          select count(*)::int as n from coupon_requests where coupon_id = ${couponId} and status = 'PENDING'`;
+        return r.n === 0;
+      }, { timeoutMs: 600_000, intervalMs: 100, what: "every request to be decided" });
+      const [d] = await sql<{ n: number; issued: number; span: number }[]>`
+        select count(*)::int as n, count(*) filter (where status = 'ISSUED')::int as issued,
+               extract(epoch from max(updated_at) - min(updated_at))::float8 as span
+        from coupon_requests where coupon_id = ${couponId}`;
+      return d;
+    };
 
+    await workers.start("coupon-issuer");
+    const live = await newCoupon();
     const started = performance.now();
-    // wrk runs until stopped: long enough for every token once at the measured rate, and any
-    // extra request repeats a user (200, not counted as accepted).
-    const load = await wrk(
-      tokensFile,
-      64,
-      Math.ceil(users / 2500) + 2,
-      "POST",
-      `/coupons/${couponId}/issue-requests`,
-      "",
-    );
-    await waitFor(async () => {
-      const [r] = await sql<{ n: number }[]>`
-        select count(*)::int as n from coupon_requests where coupon_id = ${couponId} and status = 'PENDING'`;
-      return r.n === 0;
-    }, { timeoutMs: 600_000, intervalMs: 100, what: "every request to be decided" });
+    const liveLoad = await load(live);
+    const liveDone = await settled(live);
     const allTerminalSeconds = (performance.now() - started) / 1000;
-    const [d] = await sql<{ n: number; issued: number; span: number }[]>`
-      select count(*)::int as n, count(*) filter (where status = 'ISSUED')::int as issued,
-             extract(epoch from max(updated_at) - min(updated_at))::float8 as span
-      from coupon_requests where coupon_id = ${couponId}`;
+    await workers.stop("coupon-issuer");
+
+    const backlog = await newCoupon();
+    const backlogLoad = await load(backlog);
+    await workers.start("coupon-issuer");
+    const drained = await settled(backlog);
     return {
       users,
       coupons,
-      acceptedPerSecond: load.perSecond,
-      accepted: d.n,
-      allTerminalSeconds: Math.round(allTerminalSeconds * 10) / 10,
-      decisionsPerSecond: Math.round(d.n / Math.max(d.span, 0.001)),
-      issued: d.issued,
+      live: {
+        acceptedPerSecond: liveLoad.perSecond,
+        allTerminalSeconds: Math.round(allTerminalSeconds * 10) / 10,
+        issued: liveDone.issued,
+      },
+      drain: {
+        acceptedPerSecond: backlogLoad.perSecond,
+        drainSeconds: Math.round(drained.span * 100) / 100,
+        decisionsPerSecond: Math.round(drained.n / Math.max(drained.span, 0.001)),
+        issued: drained.issued,
+      },
     };
   } finally {
     await workers.stopAll();

@@ -210,3 +210,67 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "e2e delivery: a failing record inside a batch is dead-lettered alone; the rest of the batch applies",
+  real,
+  async () => {
+    const sys = await system({ workers: false });
+    const producer = kafkaClient(cfg.kafkaBrokers, "tests-batch").producer();
+    await producer.connect();
+    try {
+      const couponId = await sys.coupon({
+        name: "batch",
+        discount: { type: "fixed", amount: 1 },
+        totalQuantity: 30,
+      });
+      // With the issuer stopped, a backlog builds: 40 valid requests around one that fails in its
+      // handler (its request row does not exist), so the issuer meets them in one batch.
+      const users = await Promise.all(Array.from({ length: 40 }, () => sys.user()));
+      const ids: string[] = [];
+      for (const [i, u] of users.entries()) {
+        if (i === 20) {
+          const bad = uuidv7();
+          await producer.send({
+            topic: topicFor("coupon-issue"),
+            messages: [{
+              key: couponId,
+              value: JSON.stringify({ requestId: uuidv7(), couponId, userId: "nobody" }),
+              headers: { id: bad, eventType: "CouponIssueRequested", eventVersion: "1" },
+            }],
+          });
+          ids.push(bad);
+        }
+        const r = await sys.call("POST", `/coupons/${couponId}/issue-requests`, { token: u.token });
+        assert.equal(r.status, 202);
+      }
+      // Wait until the relay has put all 40 behind the bad record, then let the issuer loose.
+      await collect(
+        topicFor("coupon-issue"),
+        (rs) => rs.filter((r) => r.key === couponId).length >= 41,
+      );
+      await sys.workers.start("coupon-issuer");
+      await waitFor(async () => {
+        const rows = await sys
+          .sql`select 1 from coupon_requests where coupon_id = ${couponId} and status = 'PENDING'`;
+        return rows.length === 0;
+      }, { timeoutMs: 30_000, what: "all 40 requests decided" });
+      const [counts] = await sys.sql`
+      select count(*) filter (where status = 'ISSUED')::int as issued,
+             count(*) filter (where status = 'REJECTED')::int as rejected
+      from coupon_requests where coupon_id = ${couponId}`;
+      assert.deepEqual({ ...counts }, { issued: 30, rejected: 10 });
+      const dead = await collect(
+        dlqTopicFor(topicFor("coupon-issue")),
+        (rs) => rs.some((r) => r.headers.id === ids[0]),
+      );
+      const letter = dead.find((r) => r.headers.id === ids[0])!;
+      assert.equal(letter.headers["dlq.error.class"], "Error");
+      assert.match(letter.headers["dlq.error.message"], /not found/);
+      await assertInvariants(sys.sql, sys.scope);
+    } finally {
+      await producer.disconnect();
+      await sys.close();
+    }
+  },
+);
