@@ -37,7 +37,7 @@ export async function ensureWrk(): Promise<void> {
   if (!out.success) throw new Error("could not install wrk (apt-get install -y wrk)");
 }
 
-export async function startApi(cfg: Config, secret: string): Promise<Deno.ChildProcess> {
+export async function startApi(secret: string): Promise<Deno.ChildProcess> {
   const p = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${here}../src/api.ts`],
     env: { ...Deno.env.toObject(), PORT: String(API_PORT), AUTH_JWT_SECRET: secret },
@@ -48,7 +48,6 @@ export async function startApi(cfg: Config, secret: string): Promise<Deno.ChildP
     timeoutMs: 30_000,
     what: "the API to be ready",
   });
-  void cfg;
   return p;
 }
 
@@ -166,7 +165,7 @@ export async function apiWriteBench(
   const secret = Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16))
     .join("").padEnd(40, "0");
   const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "bench" });
-  const api = await startApi(cfg, secret);
+  const api = await startApi(secret);
   const run = crypto.randomUUID().slice(0, 8);
   const tokensFile = await Deno.makeTempFile({ suffix: ".tokens" });
   try {

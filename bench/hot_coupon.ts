@@ -35,7 +35,7 @@ export async function hotCoupon(
   const secret = crypto.randomUUID() + crypto.randomUUID();
   const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "bench" });
   const workers = new Workers();
-  const api = await startApi(cfg, secret);
+  const api = await startApi(secret);
   const tokensFile = await Deno.makeTempFile({ suffix: ".tokens" });
   try {
     const admin = issueToken(secret, "bench-admin", { admin: true });

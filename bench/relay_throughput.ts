@@ -6,7 +6,7 @@
  */
 import type { Config } from "../src/platform/config.ts";
 import { connect } from "../src/platform/db.ts";
-import { ensureTopics, kafkaClient } from "../src/platform/kafka.ts";
+import { ensureTopics, kafkaClient, keyedProducer } from "../src/platform/kafka.ts";
 import { appendEvents, type OutboxEvent } from "../src/platform/outbox.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { uuidv7 } from "../src/platform/uuidv7.ts";
@@ -36,7 +36,8 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
     replicationFactor: 1,
   });
   const sql = connect(cfg.databaseUrl, { max: 4, applicationName: "bench" });
-  const producer = kafka.producer();
+  // Not idempotent: the limit is the fastest the client writes these records.
+  const producer = kafka.producer({ createPartitioner: keyedProducer.createPartitioner });
   await producer.connect();
   const received = new Map<string, number>();
   const arrivals = new Map<string, number>(); // event id -> receive time

@@ -5,7 +5,7 @@
  * event that was already applied a no-op, so replaying is always safe.
  */
 import { config } from "./platform/config.ts";
-import { type Kafka, kafkaClient } from "./platform/kafka.ts";
+import { type Kafka, kafkaClient, keyedProducer } from "./platform/kafka.ts";
 import { readTopic, type TopicRecord } from "./platform/read_topic.ts";
 import { dlqTopicFor } from "./events/topics.ts";
 
@@ -57,7 +57,7 @@ export async function replayDeadLetters(
   const all = await listDeadLetters(kafka, topic);
   const chosen = ids?.length ? all.filter((d) => d.id && ids.includes(d.id)) : all;
   if (chosen.length === 0) return [];
-  const producer = kafka.producer({ idempotent: true });
+  const producer = kafka.producer(keyedProducer);
   await producer.connect();
   try {
     for (const d of chosen) {

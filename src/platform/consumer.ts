@@ -5,7 +5,13 @@
  * records and records that keep failing go to `<topic>.dlq` with their origin and error, then
  * the partition moves on.
  */
-import type { Consumer, Kafka, KafkaMessage, Producer } from "./kafka.ts";
+import {
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  keyedProducer,
+  type Producer,
+} from "./kafka.ts";
 import { Buffer } from "node:buffer";
 import type { Sql, Tx } from "./db.ts";
 import type { Logger } from "./log.ts";
@@ -317,7 +323,7 @@ export async function runService(
   const { kafka, log } = opts;
   let stopping = false;
   let crashedForGood = false;
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
+  const producer = kafka.producer({ ...keyedProducer, allowAutoTopicCreation: false });
   const consumer: Consumer = kafka.consumer({
     groupId: service.group,
     maxWaitTimeInMs: 50,

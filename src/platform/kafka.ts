@@ -2,7 +2,7 @@
  * The one place that knows the Kafka client library (kafkajs, no longer actively maintained):
  * keep client construction and admin helpers here so another client could replace it.
  */
-import { Kafka, logLevel as KafkaLogLevel } from "kafkajs";
+import { Kafka, logLevel as KafkaLogLevel, Partitioners } from "kafkajs";
 import type { Admin } from "kafkajs";
 import process from "node:process";
 import { type Logger, logger } from "./log.ts";
@@ -52,6 +52,16 @@ export function kafkaClient(
     },
   });
 }
+
+/**
+ * Producer options for records that must land where Debezium puts their key: kafkajs 2's
+ * default partitioner is the Java client's murmur2, named explicitly (which also silences its
+ * "switched default partitioner" warning).
+ */
+export const keyedProducer = {
+  createPartitioner: Partitioners.DefaultPartitioner,
+  idempotent: true,
+} as const;
 
 export interface TopicSpec {
   partitions: number;

@@ -4,7 +4,7 @@
  * mid-stream and restarted loses and doubles nothing.
  */
 import assert from "node:assert/strict";
-import { kafkaClient } from "../../src/platform/kafka.ts";
+import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
 import { dlqTopicFor, topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
@@ -27,7 +27,7 @@ async function committed(group: string, topic: string, partition: number): Promi
 
 Deno.test("e2e delivery: the same record delivered twice has one effect", real, async () => {
   const sys = await system();
-  const producer = kafkaClient(cfg.kafkaBrokers, "tests-redeliver").producer();
+  const producer = kafkaClient(cfg.kafkaBrokers, "tests-redeliver").producer(keyedProducer);
   await producer.connect();
   try {
     const product = await sys.product(1000, 10);
@@ -79,7 +79,7 @@ Deno.test(
   real,
   async () => {
     const sys = await system();
-    const producer = kafkaClient(cfg.kafkaBrokers, "tests-poison").producer();
+    const producer = kafkaClient(cfg.kafkaBrokers, "tests-poison").producer(keyedProducer);
     await producer.connect();
     try {
       const couponId = await sys.coupon({
@@ -216,7 +216,7 @@ Deno.test(
   real,
   async () => {
     const sys = await system({ workers: false });
-    const producer = kafkaClient(cfg.kafkaBrokers, "tests-batch").producer();
+    const producer = kafkaClient(cfg.kafkaBrokers, "tests-batch").producer(keyedProducer);
     await producer.connect();
     try {
       const couponId = await sys.coupon({

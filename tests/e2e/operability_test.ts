@@ -3,7 +3,7 @@
  * that move by exactly the expected amounts; readiness with its dependencies; DLQ replay.
  */
 import assert from "node:assert/strict";
-import { kafkaClient } from "../../src/platform/kafka.ts";
+import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
@@ -91,7 +91,7 @@ Deno.test(
 Deno.test("e2e operability: metrics move by exactly the expected amounts", real, async () => {
   const sys = await system();
   const api = await startApiProcess();
-  const producer = kafkaClient(cfg.kafkaBrokers, "tests-metrics").producer();
+  const producer = kafkaClient(cfg.kafkaBrokers, "tests-metrics").producer(keyedProducer);
   await producer.connect();
   try {
     const issuer = `http://127.0.0.1:${sys.workers.port("coupon-issuer")}`;
@@ -220,7 +220,7 @@ Deno.test(
   real,
   async () => {
     const sys = await system();
-    const producer = kafkaClient(cfg.kafkaBrokers, "tests-replay").producer();
+    const producer = kafkaClient(cfg.kafkaBrokers, "tests-replay").producer(keyedProducer);
     await producer.connect();
     try {
       const couponId = await sys.coupon({

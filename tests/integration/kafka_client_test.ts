@@ -3,7 +3,7 @@
  * autoCommit off and explicit offset commits, and prove the committed offsets are honoured.
  */
 import assert from "node:assert/strict";
-import { kafkaClient } from "../../src/platform/kafka.ts";
+import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { cfg, createTopics, real, unique } from "../helpers/stack.ts";
 
@@ -15,7 +15,7 @@ Deno.test(
     const groupId = unique("test-group-");
     await createTopics(topic);
     const kafka = kafkaClient(cfg.kafkaBrokers, "tests-kafkajs");
-    const producer = kafka.producer();
+    const producer = kafka.producer(keyedProducer);
     await producer.connect();
     const admin = kafka.admin();
     await admin.connect();

@@ -10,6 +10,7 @@ import type { AppEnv } from "./env.ts";
 import { childTraceparent, traceIdOf } from "../trace.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
 export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
