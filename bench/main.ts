@@ -56,6 +56,13 @@ const md: string[] = [
   `Settings: ${machine.settings}. The whole stack runs on this machine during every scenario.`,
   "",
 ];
+await Deno.mkdir("results", { recursive: true });
+const stamp = report.at.replace(/[:.]/g, "-");
+/** Writes what is measured so far, so a failing scenario keeps the earlier ones. */
+async function save(): Promise<void> {
+  await Deno.writeTextFile(`results/bench-${stamp}.json`, JSON.stringify(report, null, 2));
+  await Deno.writeTextFile(`results/bench-${stamp}.md`, md.join("\n"));
+}
 const usageTable = (usage: Usage[]) => [
   "",
   "| process | CPU % (of one core) | peak RSS MB |",
@@ -87,6 +94,7 @@ if (wanted.has("relay")) {
     `| one at a time (500 events) | - | ${result.oneAtATimeMs.p50} | ${result.oneAtATimeMs.p95} | ${result.oneAtATimeMs.p99} | ${result.oneAtATimeMs.max} |`,
     ...usageTable(usage),
   );
+  await save();
 }
 
 if (wanted.has("orders")) {
@@ -112,6 +120,7 @@ if (wanted.has("orders")) {
     ),
     ...usageTable(usage),
   );
+  await save();
 }
 
 if (wanted.has("hot")) {
@@ -127,6 +136,7 @@ if (wanted.has("hot")) {
     `| backlog, then the issuer started | ${result.drain.acceptedPerSecond} | drained in ${result.drain.drainSeconds} s | ${result.drain.decisionsPerSecond} | ${result.drain.issued} |`,
     ...usageTable(usage),
   );
+  await save();
 }
 
 if (wanted.has("api")) {
@@ -150,13 +160,11 @@ if (wanted.has("api")) {
       ),
     );
     usages.push(`### Resources at ${connections} connections`, ...usageTable(usage));
+    await save();
   }
   md.push("", ...usages);
 }
 
-await Deno.mkdir("results", { recursive: true });
-const stamp = report.at.replace(/[:.]/g, "-");
-await Deno.writeTextFile(`results/bench-${stamp}.json`, JSON.stringify(report, null, 2));
-await Deno.writeTextFile(`results/bench-${stamp}.md`, md.join("\n"));
+await save();
 console.log(md.join("\n"));
 console.log(`\nreport: results/bench-${stamp}.md`);
