@@ -65,7 +65,7 @@ async function save(): Promise<void> {
 }
 const usageTable = (usage: Usage[]) => [
   "",
-  "| process | CPU % (of one core) | peak RSS MB |",
+  "| process | CPU % of one core (scenario average) | peak memory MB (PSS) |",
   "|---|---|---|",
   ...usage.map((u) => `| ${u.process} | ${u.cpuPercent} | ${u.maxRssMb} |`),
   "",

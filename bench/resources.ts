@@ -7,6 +7,7 @@ interface Sample {
   rssMb: number;
 }
 
+/** Average CPU over the scenario (setup included), and peak memory (PSS) of a process group. */
 export interface Usage {
   process: string;
   cpuPercent: number;
@@ -37,8 +38,9 @@ async function snapshot(): Promise<Map<string, Sample>> {
       if (!name) continue;
       const stat = (await Deno.readTextFile(`/proc/${e.name}/stat`)).split(") ")[1].split(" ");
       const cpu = (Number(stat[11]) + Number(stat[12])) / CLK_TCK;
-      const status = await Deno.readTextFile(`/proc/${e.name}/status`);
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+      // PSS, not RSS: Postgres backends share their buffers; RSS would count them many times.
+      const rollup = await Deno.readTextFile(`/proc/${e.name}/smaps_rollup`);
+      const rss = Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0) / 1024;
       const s = out.get(name) ?? { cpuSeconds: 0, rssMb: 0 };
       s.cpuSeconds += cpu;
       s.rssMb += rss;
