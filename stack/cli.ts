@@ -10,14 +10,12 @@ import { groupLag } from "../src/platform/lag.ts";
 import { slotLag } from "../src/platform/slot_metrics.ts";
 import { connectorStatus } from "../relay/register.ts";
 import { SERVICES } from "../src/worker.ts";
+import { sha256Hex } from "../src/platform/sha256.ts";
 
 const FETCH_MARK = `${STACK_DIR}/lib/.fetched`;
 
 async function pomHash(): Promise<string> {
-  const pom = await Deno.readFile(`${REPO_DIR}/stack/pom.xml`);
-  const digest = await crypto.subtle.digest("SHA-256", pom);
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  return sha256Hex(await Deno.readFile(`${REPO_DIR}/stack/pom.xml`)).slice(0, 16);
 }
 
 /** Resolves the jars through Maven (cached in ~/.m2 and in the stack folder per pom version). */

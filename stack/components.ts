@@ -7,6 +7,7 @@
 import { LOCAL_PORTS } from "../src/platform/local_stack.ts";
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
+import { sha256Hex } from "../src/platform/sha256.ts";
 import postgres from "postgres";
 
 export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -54,11 +55,6 @@ async function run(cmd: string, args: string[], opts: { asPostgres?: boolean } =
   }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   return { ok: out.success, code: out.code, text };
-}
-
-async function sha8(text: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(d).slice(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -160,7 +156,7 @@ async function pgEnsureCluster(): Promise<void> {
     // under a private folder), the cluster lives in postgres's home and .stack/pg links to it.
     const reachable = (await run("test", ["-x", STACK_DIR], { asPostgres: true })).ok;
     if (!reachable) {
-      const hash = await sha8(STACK_DIR);
+      const hash = sha256Hex(STACK_DIR).slice(0, 8);
       const outside = `/var/lib/postgresql/shop-stack-${hash}`;
       await Deno.mkdir(outside, { recursive: true });
       await Deno.symlink(outside, PG_DIR);

@@ -4,6 +4,7 @@
  * changed or missing applied file stops the run before anything is applied.
  */
 import type { Sql } from "./db.ts";
+import { sha256Hex } from "./sha256.ts";
 
 export interface Migration {
   version: string;
@@ -28,11 +29,6 @@ const LOCK_KEY = 0x6d696772;
 
 export const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Reads `dir`, ordered by version. Every `.sql` file must be named `NNNN_snake_name.sql`. */
 export async function readMigrations(dir: URL | string = MIGRATIONS_DIR): Promise<Migration[]> {
   const out: Migration[] = [];
@@ -45,7 +41,7 @@ export async function readMigrations(dir: URL | string = MIGRATIONS_DIR): Promis
       );
     }
     const sql = await Deno.readTextFile(new URL(entry.name, toDirUrl(dir)));
-    out.push({ version: m[1], name: entry.name, sql, checksum: await sha256(sql) });
+    out.push({ version: m[1], name: entry.name, sql, checksum: sha256Hex(sql) });
   }
   out.sort((a, b) => a.version.localeCompare(b.version));
   for (let i = 1; i < out.length; i++) {

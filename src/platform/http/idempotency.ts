@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../db.ts";
 import { HttpProblem } from "./problem.ts";
+import { sha256Hex } from "../sha256.ts";
 
 /** 1-255 visible ASCII characters. */
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/);
@@ -26,10 +27,8 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
-async function hashOf(body: unknown): Promise<string> {
-  const bytes = new TextEncoder().encode(JSON.stringify(canonical(body) ?? null));
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+function hashOf(body: unknown): string {
+  return sha256Hex(JSON.stringify(canonical(body) ?? null));
 }
 
 /** Reads and checks the header; undefined when absent. */
@@ -60,7 +59,7 @@ export async function withIdempotency<T>(
   if (key === undefined) {
     return { ...(await sql.begin((tx) => effect(tx))), replayed: false };
   }
-  const hash = await hashOf(scope.body);
+  const hash = hashOf(scope.body);
   return await sql.begin(async (tx) => {
     const claimed = await tx`
       insert into idempotency_keys (user_id, route, key, request_hash, status_code, response)

@@ -7,6 +7,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log.ts";
+import { classifyError } from "../errors.ts";
 
 export interface FieldError {
   path: string;
@@ -68,23 +69,9 @@ export function validationProblem(c: Context, errors: FieldError[]): Response {
   return problemResponse(c, 400, "The request is not valid", { errors });
 }
 
-// Errors from postgres.js and the OS when the database cannot be reached.
-const UNAVAILABLE = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "57P01", // admin_shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now
-]);
-
 /** True when `err` means the database is unreachable (answer 503, not 500). */
 export function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return typeof code === "string" && UNAVAILABLE.has(code);
+  return classifyError(err) === "unavailable";
 }
 
 /** The app's error handler. */
