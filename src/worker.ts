@@ -7,7 +7,7 @@ import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
 import { kafkaClient } from "./platform/kafka.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
-import { runService, type Service } from "./platform/consumer.ts";
+import { type RunningService, runService, type Service } from "./platform/consumer.ts";
 import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
 import { serveOps } from "./platform/ops_server.ts";
 import { groupLag } from "./platform/lag.ts";
@@ -50,7 +50,7 @@ if (import.meta.main) {
   const log = logger("worker", { service: name });
   const sql = connect(cfg.databaseUrl, { max: cfg.topicPartitions + 1, applicationName: name });
   const kafka = kafkaClient(cfg.kafkaBrokers, name);
-  const running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
+  let running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
   const stopRetention = scheduleRetention(
     [retentionJobs.inbox(sql, service.group, cfg.inboxRetentionHours)],
     log,
@@ -97,8 +97,33 @@ if (import.meta.main) {
   };
   Deno.addSignalListener("SIGINT", () => stop(0));
   Deno.addSignalListener("SIGTERM", () => stop(0));
-  running.crashed.catch((err) => {
-    log.error("consumer crashed for good; exiting so a supervisor restarts us", { error: err });
-    stop(1);
-  });
+  // A crash kafkajs will not restart (e.g. "the coordinator is not aware of this member" after a
+  // broker restart): start a fresh consumer, which rejoins the group and resumes from the last
+  // committed offset. More than 5 such crashes in 5 minutes: exit 1 for a supervisor.
+  const crashes: number[] = [];
+  const watch = (r: RunningService) => {
+    r.crashed.catch(async (err) => {
+      if (stopping) return;
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length && crashes[0] < now - 300_000) crashes.shift();
+      if (crashes.length > 5) {
+        log.error("consumer keeps crashing; exiting so a supervisor restarts us", { error: err });
+        return stop(1);
+      }
+      log.warn("consumer crashed; starting a new one", {
+        error: err,
+        recentCrashes: crashes.length,
+      });
+      await r.stop().catch(() => {});
+      try {
+        running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
+        watch(running);
+      } catch (e) {
+        log.error("could not restart the consumer; exiting", { error: e });
+        stop(1);
+      }
+    });
+  };
+  watch(running);
 }

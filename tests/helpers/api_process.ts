@@ -6,7 +6,8 @@ import { JWT_SECRET } from "./api.ts";
 export interface ApiProcess {
   url: string;
   logPath: string;
-  stop(): Promise<void>;
+  /** SIGTERM (graceful) or SIGKILL (crash), then wait for the exit. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
 }
 
 export async function startApiProcess(): Promise<ApiProcess> {
@@ -33,8 +34,8 @@ export async function startApiProcess(): Promise<ApiProcess> {
   return {
     url,
     logPath,
-    async stop() {
-      child.kill("SIGTERM");
+    async stop(opts = {}) {
+      child.kill(opts.kill ? "SIGKILL" : "SIGTERM");
       await child.status;
       await pumped.catch(() => {});
       log.close();
