@@ -19,6 +19,8 @@ import { type ApiProcess, startApiProcess } from "../helpers/api_process.ts";
 import { violations } from "../helpers/invariants.ts";
 import { Workers } from "../helpers/workers.ts";
 import { LoadDriver } from "./load_driver.ts";
+import { issueToken } from "../../src/platform/http/auth.ts";
+import { JWT_SECRET } from "../helpers/api.ts";
 
 setLogLevel("error");
 const cfg = parseConfig(Deno.env.toObject());
@@ -94,20 +96,12 @@ const FAULTS: { name: string; inject: (notes: string[]) => Promise<void> }[] = [
     name: "PostgreSQL restart (fast)",
     inject: async (notes) => {
       await components.postgres.stop();
-      const res = await fetch(`${api.url}/wallet`, {
-        headers: { authorization: "Bearer x.y.z" },
-      }).catch(() => undefined);
-      await res?.body?.cancel();
-      const ready = await fetch(`${api.url}/health/ready`);
-      const body = await ready.json();
-      notes.push(
-        `API ready while Postgres is down: ${ready.status} (${body.checks?.database?.status})`,
-      );
-      if (ready.status !== 503 || ready.headers.get("retry-after") === null) {
-        throw new Error("readiness did not report Postgres down");
+      try {
+        await checkPostgresDown(notes);
+      } finally {
+        await pause(3000);
+        await components.postgres.start();
       }
-      await pause(3000);
-      await components.postgres.start();
       const ok = await waitFor(relayRunning, { timeoutMs: 60_000, what: "the relay" }).catch(() =>
         false
       );
@@ -118,6 +112,29 @@ const FAULTS: { name: string; inject: (notes: string[]) => Promise<void> }[] = [
     },
   },
 ];
+
+/** While Postgres is down: 503 problem+json with Retry-After, and readiness says so. */
+async function checkPostgresDown(notes: string[]): Promise<void> {
+  const token = issueToken(JWT_SECRET, "faults-probe");
+  const down = await fetch(`${api.url}/wallet`, { headers: { authorization: `Bearer ${token}` } });
+  const problem = await down.json();
+  const type = down.headers.get("content-type") ?? "";
+  const retry = down.headers.get("retry-after");
+  notes.push(`GET /wallet while Postgres is down: ${down.status} ${type}, Retry-After ${retry}`);
+  if (down.status !== 503 || !type.includes("problem+json") || !retry || problem.status !== 503) {
+    throw new Error(
+      "the API did not answer 503 problem+json with Retry-After while Postgres was down",
+    );
+  }
+  const ready = await fetch(`${api.url}/health/ready`);
+  const body = await ready.json();
+  notes.push(
+    `API ready while Postgres is down: ${ready.status} (${body.checks?.database?.status})`,
+  );
+  if (ready.status !== 503 || ready.headers.get("retry-after") === null) {
+    throw new Error("readiness did not report Postgres down");
+  }
+}
 
 /** Records of the run's keys delivered more than once (by event id) on the saga's topics. */
 async function duplicatesDelivered(keys: Set<string>): Promise<number> {
@@ -145,7 +162,13 @@ for (const [i, fault] of FAULTS.entries()) {
   await pause(5000);
   const [{ at }] = await sql<{ at: Date }[]>`select now() as at`;
   console.log(`fault: ${fault.name}`);
-  await fault.inject(notes);
+  let injectFailed = false;
+  try {
+    await fault.inject(notes);
+  } catch (err) {
+    injectFailed = true;
+    notes.push(`FAILED: ${(err as Error).message}`);
+  }
   await pause(5000);
   await driver.stop();
 
@@ -177,7 +200,8 @@ for (const [i, fault] of FAULTS.entries()) {
     terminal: t.terminal,
     lost: accepted - t.terminal,
     duplicatesDelivered: await duplicatesDelivered(keys),
-    duplicateEffects: found.filter((v) => !v.startsWith("5:")).length,
+    // A fault whose own checks failed marks its row, so the run fails.
+    duplicateEffects: found.filter((v) => !v.startsWith("5:")).length + (injectFailed ? 1 : 0),
     recoverySeconds: t.first ? Math.round((t.first.getTime() - at.getTime()) / 100) / 10 : NaN,
     notes,
   });
