@@ -1,5 +1,6 @@
 /** Prometheus metrics of this process (prom-client), served at GET /metrics. */
 import client from "prom-client";
+import type { Sql } from "./db.ts";
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
@@ -69,3 +70,28 @@ export const consumerLag = new client.Gauge({
   labelNames: ["group", "topic", "partition"] as const,
   registers: [registry],
 });
+
+/**
+ * A gauge read from the database at scrape time. Created once per process; each `use(sql)` only
+ * points it at the latest pool (tests build several apps, each with its own pool).
+ */
+export function dbGauge<L extends string = never>(
+  spec: { name: string; help: string; labelNames?: readonly L[] },
+  read: (sql: Sql, gauge: client.Gauge<L>) => Promise<void>,
+): (sql: Sql) => void {
+  let source: Sql | undefined;
+  let created = false;
+  return (sql) => {
+    source = sql;
+    if (created) return;
+    created = true;
+    new client.Gauge<L>({
+      ...spec,
+      labelNames: spec.labelNames ?? [],
+      registers: [registry],
+      async collect() {
+        await read(source!, this);
+      },
+    });
+  };
+}

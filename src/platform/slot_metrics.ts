@@ -1,9 +1,6 @@
 /** Relay gauge, read at scrape time: WAL retained behind the replication slot, in bytes. */
-import client from "prom-client";
 import type { Sql } from "./db.ts";
-import { registry } from "./metrics.ts";
-
-let source: Sql | undefined;
+import { dbGauge } from "./metrics.ts";
 
 /** The slot's lag: how far Debezium's confirmed position is behind the WAL's end. */
 export async function slotLag(
@@ -15,19 +12,12 @@ export async function slotLag(
     from pg_replication_slots where slot_type = 'logical'`;
 }
 
-/** Registers the gauge once per process; later calls only switch the pool it reads from. */
-export function registerSlotMetrics(sql: Sql): void {
-  const first = source === undefined;
-  source = sql;
-  if (!first) return;
-  new client.Gauge({
-    name: "replication_slot_lag_bytes",
-    help: "WAL bytes retained behind the relay's replication slot",
-    labelNames: ["slot"] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const s of await slotLag(source!)) this.set({ slot: s.slot }, s.lagBytes);
-    },
-  });
-}
+/** The slot's lag as a gauge, read at scrape time. */
+export const registerSlotMetrics = dbGauge({
+  name: "replication_slot_lag_bytes",
+  help: "WAL bytes retained behind the relay's replication slot",
+  labelNames: ["slot"] as const,
+}, async (sql, gauge) => {
+  gauge.reset();
+  for (const s of await slotLag(sql)) gauge.set({ slot: s.slot }, s.lagBytes);
+});
