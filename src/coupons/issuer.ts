@@ -7,64 +7,18 @@ import type { Tx } from "../platform/db.ts";
 import type { DecodedEvent, Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { type PayloadOf, publish, type Publishable, toOutbox } from "../events/catalog.ts";
+import { type PayloadOf, type Publishable, toOutbox } from "../events/catalog.ts";
 import { appendEvents } from "../platform/outbox.ts";
 import { topicFor } from "../events/topics.ts";
 
-async function onIssueRequested(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { requestId, couponId, userId } = event.payload as PayloadOf<"CouponIssueRequested">;
-  // The coupon row lock serialises issuance of one coupon even if its partition were ever
-  // consumed by two processes during a rebalance.
-  const [coupon] = await tx<{ total: number; issued: number; expired: boolean }[]>`
-    select total_quantity as total, issued_quantity as issued,
-           coalesce(expires_at <= now(), false) as expired
-    from coupons where id = ${couponId} for update`;
-  const [request] = await tx<{ status: string }[]>`
-    select status from coupon_requests where id = ${requestId} for update`;
-  if (!coupon || !request) throw new Error(`request ${requestId} or coupon ${couponId} not found`);
-  if (request.status !== "PENDING") return; // already decided (e.g. replayed from a DLQ)
-
-  const reject = async (reason: "SOLD_OUT" | "EXPIRED") => {
-    await tx`
-      update coupon_requests set status = 'REJECTED', reason = ${reason}, updated_at = now()
-      where id = ${requestId}`;
-    await publish(tx, [{
-      type: "CouponIssueRejected",
-      payload: { requestId, couponId, userId, reason },
-    }], event.traceparent);
-    log.info("coupon request rejected", { requestId, couponId, reason });
-  };
-  if (coupon.expired) return await reject("EXPIRED");
-  if (coupon.issued >= coupon.total) return await reject("SOLD_OUT");
-
-  const [granted] = await tx<{ id: string }[]>`
-    insert into user_coupons (id, coupon_id, user_id) values (${uuidv7()}, ${couponId}, ${userId})
-    on conflict (coupon_id, user_id) do nothing returning id`;
-  let userCouponId = granted?.id;
-  if (granted) {
-    await tx`update coupons set issued_quantity = issued_quantity + 1 where id = ${couponId}`;
-  } else {
-    // The user already holds this coupon (only possible through data written outside the API,
-    // which allows one request per user): the request is satisfied by that coupon.
-    [{ id: userCouponId }] = await tx<{ id: string }[]>`
-      select id from user_coupons where coupon_id = ${couponId} and user_id = ${userId}`;
-  }
-  await tx`
-    update coupon_requests set status = 'ISSUED', user_coupon_id = ${userCouponId}, updated_at = now()
-    where id = ${requestId}`;
-  await publish(tx, [{
-    type: "CouponIssued",
-    payload: { requestId, couponId, userId, userCouponId: userCouponId! },
-  }], event.traceparent);
-  log.info("coupon issued", { requestId, couponId, userCouponId });
-}
-
 /**
- * The same decisions for a run of requests, set-based: per coupon, one lock, one look at the
- * remaining quantity, the first `remaining` PENDING requests (in offset order) granted with one
- * insert, the rest rejected with one update, and every outcome event in one outbox insert.
+ * Decides a run of requests (a single record is a run of one), set-based: every coupon of the
+ * run locked up front in one statement in id order, then per coupon one look at the remaining
+ * quantity, the first `remaining` PENDING requests (in offset order) granted with one insert, the
+ * rest rejected with one update, and every outcome event in one outbox insert. A request that is
+ * no longer PENDING (a replay from the DLQ) changes nothing.
  */
-async function onIssueRequestedBatch(tx: Tx, events: DecodedEvent[], log: Logger): Promise<void> {
+async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Promise<void> {
   const byCoupon = new Map<
     string,
     { payload: PayloadOf<"CouponIssueRequested">; traceparent?: string }[]
@@ -75,16 +29,22 @@ async function onIssueRequestedBatch(tx: Tx, events: DecodedEvent[], log: Logger
     list.push({ payload, traceparent: e.traceparent });
     byCoupon.set(payload.couponId, list);
   }
-  for (const [couponId, requests] of byCoupon) {
-    const [coupon] = await tx<{ total: number; issued: number; expired: boolean }[]>`
-      select total_quantity as total, issued_quantity as issued,
+  // The coupon row lock serialises issuance of one coupon even if its partition were ever
+  // consumed by two processes during a rebalance.
+  const coupons = new Map(
+    (await tx<{ id: string; total: number; issued: number; expired: boolean }[]>`
+      select id, total_quantity as total, issued_quantity as issued,
              coalesce(expires_at <= now(), false) as expired
-      from coupons where id = ${couponId} for update`;
+      from coupons where id = any(${[...byCoupon.keys()]}::uuid[]) order by id
+      for no key update`).map((c) => [c.id, c]),
+  );
+  for (const [couponId, requests] of byCoupon) {
+    const coupon = coupons.get(couponId);
     if (!coupon) throw new Error(`coupon ${couponId} not found`);
     const ids = requests.map((r) => r.payload.requestId);
     const pendingRows = await tx<{ id: string }[]>`
       select id from coupon_requests where id = any(${ids}::uuid[]) and status = 'PENDING'
-      for update`;
+      order by id for no key update`;
     if (pendingRows.length !== new Set(ids).size) {
       const found = await tx<
         { id: string }[]
@@ -163,6 +123,6 @@ async function onIssueRequestedBatch(tx: Tx, events: DecodedEvent[], log: Logger
 export const couponIssuer: Service = {
   group: "coupon-issuer",
   topics: [topicFor("coupon-issue")],
-  handlers: { CouponIssueRequested: onIssueRequested },
-  batchHandlers: { CouponIssueRequested: onIssueRequestedBatch },
+  types: ["CouponIssueRequested"],
+  apply: decideRequests,
 };

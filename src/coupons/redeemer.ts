@@ -5,7 +5,7 @@
  * order makes each step happen at most once, and a cancellation seen first prevents the step.
  */
 import type { Tx } from "../platform/db.ts";
-import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
@@ -47,7 +47,7 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
 async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
   const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
   const [r] = await tx<{ status: string; user_coupon_id: string }[]>`
-    select status, user_coupon_id from coupon_redemptions where order_id = ${orderId} for update`;
+    select status, user_coupon_id from coupon_redemptions where order_id = ${orderId}`;
   if (!r) {
     // Only orders with a coupon matter; the order row says whether this one had one.
     const [order] = await tx<{ user_coupon_id: string | null }[]>`
@@ -72,8 +72,36 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
   log.info("coupon restored", { orderId, userCouponId: r.user_coupon_id });
 }
 
+/**
+ * Locks what the run will change before any change, one statement per table in key order: the
+ * redemptions its cancellations undo, then every user coupon its orders redeem or restore.
+ */
+async function lockUserCoupons(tx: Tx, events: DecodedEvent[]): Promise<void> {
+  const ids = new Set<string>();
+  const cancelled: string[] = [];
+  for (const e of events) {
+    if (e.type === "OrderCreated") {
+      const { userCouponId } = e.payload as PayloadOf<"OrderCreated">;
+      if (userCouponId) ids.add(userCouponId);
+    } else cancelled.push((e.payload as PayloadOf<"OrderCancelled">).orderId);
+  }
+  if (cancelled.length > 0) {
+    const redemptions = await tx<{ status: string; user_coupon_id: string }[]>`
+      select status, user_coupon_id from coupon_redemptions
+      where order_id = any(${cancelled}::uuid[]) order by order_id for no key update`;
+    for (const r of redemptions) if (r.status === "REDEEMED") ids.add(r.user_coupon_id);
+  }
+  if (ids.size === 0) return;
+  await tx`
+    select 1 from user_coupons where id = any(${[...ids]}::uuid[]) order by id
+    for no key update`;
+}
+
 export const couponRedeemer: Service = {
   group: "coupon-redeemer",
   topics: [topicFor("order")],
-  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  ...eachEvent({
+    lock: lockUserCoupons,
+    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  }),
 };

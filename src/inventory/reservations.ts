@@ -5,7 +5,7 @@
  * reservation never happens later.
  */
 import type { Tx } from "../platform/db.ts";
-import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
@@ -23,9 +23,9 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
 
   const lines: Line[] = items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
   const ids = lines.map((l) => l.productId);
-  // Lock in id order so two orders over the same products cannot deadlock.
+  // Locked already by the run's lock step.
   const stock = await tx<{ id: string; stock: number }[]>`
-    select id, stock from products where id = any(${ids}::uuid[]) order by id for update`;
+    select id, stock from products where id = any(${ids}::uuid[])`;
   const available = new Map(stock.map((s) => [s.id, s.stock]));
   const short = lines.some((l) => (available.get(l.productId) ?? 0) < l.quantity);
   if (short) {
@@ -52,7 +52,7 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
 async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
   const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
   const [r] = await tx<{ status: string; items: Line[] }[]>`
-    select status, items from inventory_reservations where order_id = ${orderId} for update`;
+    select status, items from inventory_reservations where order_id = ${orderId}`;
   if (!r) {
     await tx`insert into inventory_reservations (order_id, status) values (${orderId}, 'CANCELLED')`;
     log.info("cancelled before reservation; it will not happen", { orderId });
@@ -70,8 +70,38 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
   log.info("inventory released", { orderId });
 }
 
+/**
+ * Locks what the run will change before any change, one statement per table in key order: the
+ * reservations its cancellations release, then every product of its orders' lines and of those
+ * reservations. `no key update`:
+ * stock changes, keys do not, so an order insert's foreign-key check (key share) never waits.
+ */
+async function lockProducts(tx: Tx, events: DecodedEvent[]): Promise<void> {
+  const ids = new Set<string>();
+  const cancelled: string[] = [];
+  for (const e of events) {
+    if (e.type === "OrderCreated") {
+      for (const i of (e.payload as PayloadOf<"OrderCreated">).items) ids.add(i.productId);
+    } else cancelled.push((e.payload as PayloadOf<"OrderCancelled">).orderId);
+  }
+  if (cancelled.length > 0) {
+    const held = await tx<{ status: string; items: Line[] }[]>`
+      select status, items from inventory_reservations
+      where order_id = any(${cancelled}::uuid[]) order by order_id for no key update`;
+    for (const r of held) {
+      if (r.status === "RESERVED") { for (const l of r.items) ids.add(l.productId); }
+    }
+  }
+  if (ids.size === 0) return;
+  await tx`
+    select 1 from products where id = any(${[...ids]}::uuid[]) order by id for no key update`;
+}
+
 export const inventory: Service = {
   group: "inventory",
   topics: [topicFor("order")],
-  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  ...eachEvent({
+    lock: lockProducts,
+    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  }),
 };

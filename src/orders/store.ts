@@ -117,6 +117,9 @@ export async function placeOrder(
       from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[],
                   ${lines.map((l) => l.unitPrice)}::bigint[])
            with ordinality as l(product_id, quantity, unit_price, position)
+      -- The foreign-key checks take key-share locks on the products: in id order, like every
+      -- multi-row lock (docs/decisions.md).
+      order by product_id
     )
     ${events.query}`;
   return { orderId, status: "PENDING" };

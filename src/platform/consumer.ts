@@ -1,46 +1,77 @@
 /**
- * The consumer runtime every worker uses: one kafkajs consumer per service group, records of a
- * partition handled in order, each in one Postgres transaction whose first statement claims
- * (group, event id) in the inbox, offsets committed only after the effects committed. Invalid
- * records and records that keep failing go to `<topic>.dlq` with their origin and error, then
- * the partition moves on.
+ * The consumer runtime every worker uses: one kafkajs consumer per service group; records of a
+ * partition are applied in offset order, in runs (what one fetch brought, up to `batchSize`).
+ * One path for everything: a single record is a run of one.
+ *
+ * A run is one Postgres transaction: claim every (group, event id) in the inbox with one
+ * statement, hand the claimed events to the service's run handler (which locks every row the
+ * run touches up front, in key order, then applies the events in offset order), commit; then
+ * commit the Kafka offset. Failures are told apart by `classifyError`:
+ * - infrastructure: pause this partition, resume after a backoff, retry the run, for as long as
+ *   it takes (the consumer keeps heartbeating and the other partitions keep flowing);
+ * - transient: the same pause and retry, `maxAttempts` times, then the run is redone record by
+ *   record so only the failing record is retried further and finally dead-lettered;
+ * - data (an invalid record, a deterministic SQL error): record by record at once, the failing
+ *   record to `<topic>.dlq` (once, see dead_letter.ts), and the partition moves on.
  */
-import {
-  type Consumer,
-  type Kafka,
-  type KafkaMessage,
-  keyedProducer,
-  type Producer,
-} from "./kafka.ts";
-import { Buffer } from "node:buffer";
+import type { Consumer, Kafka, KafkaMessage, Producer } from "./kafka.ts";
+import { keyedProducer } from "./kafka.ts";
 import type { Sql, Tx } from "./db.ts";
 import type { Logger } from "./log.ts";
-import { dlqTopicFor } from "../events/topics.ts";
 import { type DecodedEvent, decodeRecord } from "./decode_record.ts";
+import { deadLetterOnce } from "./dead_letter.ts";
 import { backoffMs, classifyError } from "./errors.ts";
 import { consumerMetrics, relayLatency } from "./metrics.ts";
 import { childTraceparent, traceIdOf } from "./trace.ts";
 
 export type { DecodedEvent } from "./decode_record.ts";
 
-/** Applies one event inside the transaction that claimed it. Throw to roll everything back. */
-export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise<void>;
-
 /**
- * Applies consecutive events of one type at once (set-based), in their order, inside the
- * transaction that claimed them. Must have the same effect as the per-event handler applied to
- * each in turn.
+ * Applies a run of claimed events, in offset order, inside the transaction that claimed them.
+ * Before it changes anything it locks every row the run will change, one statement per table,
+ * in key order (`... where id = any($ids) order by id for update`): two runs of different
+ * partitions then wait for each other instead of deadlocking. Throw to roll the run back.
  */
-export type BatchHandler = (tx: Tx, events: DecodedEvent[], log: Logger) => Promise<void>;
+export type RunHandler = (tx: Tx, events: DecodedEvent[], log: Logger) => Promise<void>;
+
+/** Applies one event, after the run's lock step; see `eachEvent`. */
+export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise<void>;
 
 export interface Service {
   /** The consumer group, also the inbox's `consumer_group`. */
   group: string;
   topics: string[];
   /** Event types this service applies; any other type on its topics is skipped. */
+  types: readonly string[];
+  apply: RunHandler;
+}
+
+/**
+ * A run handler from a lock step (locks every row the run touches, once) and one handler per
+ * event type, applied in offset order with the event's own log context.
+ */
+export function eachEvent(spec: {
+  lock?: (tx: Tx, events: DecodedEvent[]) => Promise<void>;
   handlers: Record<string, EventHandler>;
-  /** Set-based versions of some handlers, used for runs of consecutive events of that type. */
-  batchHandlers?: Record<string, BatchHandler>;
+}): Pick<Service, "types" | "apply"> {
+  return {
+    types: Object.keys(spec.handlers),
+    async apply(tx, events, log) {
+      await spec.lock?.(tx, events);
+      for (const e of events) {
+        await spec.handlers[e.type](tx, e, eventLog(log, e));
+      }
+    },
+  };
+}
+
+function eventLog(log: Logger, e: DecodedEvent): Logger {
+  return log.child({
+    eventId: e.id,
+    eventType: e.type,
+    key: e.key,
+    traceId: traceIdOf(e.traceparent),
+  });
 }
 
 export interface ConsumerOptions {
@@ -51,269 +82,218 @@ export interface ConsumerOptions {
   partitions: number;
   /** Attempts for transient errors (serialization, deadlock) before dead-lettering. @default 5 */
   maxAttempts?: number;
-  /** Records applied in one transaction (one inbox claim, set-based handlers). @default 500 */
+  /** Records applied in one transaction (one inbox claim, one lock step). @default 500 */
   batchSize?: number;
 }
 
 export interface RunningService {
-  /** Stops fetching, finishes the records in hand, commits, disconnects. */
+  /** Stops fetching, finishes the run in hand, commits its offset, then disconnects. */
   stop(): Promise<void>;
-  /** `running` until stopped or crashed for good. */
-  state(): "running" | "stopped" | "crashed";
-  /** Resolves when the consumer stopped; rejects if it crashed for good. */
+  /** `running` until stopped or crashed for good; `failing` while a partition is parked. */
+  state(): "running" | "stopped" | "crashed" | "failing";
+  /** Rejects if the consumer crashed for good. */
   crashed: Promise<never>;
+}
+
+/** What became of a run: how many records are done, and whether to pause before the rest. */
+interface Outcome {
+  done: number;
+  /** Pause the partition this long, then fetch the undone records again. */
+  waitMs?: number;
+  /** Park the partition: a dead letter Kafka refuses for good (reported, not looped on). */
+  park?: string;
+}
+
+/** Retry bookkeeping of one partition, kept across pauses (a paused run is fetched again). */
+interface PartitionState {
+  /** Attempts of the run starting at an offset with a length: `${offset}+${length}`. */
+  attempts: Map<string, number>;
+  /** Until this offset, runs are single records (a run failed as a whole; find the culprit). */
+  singleUntil?: bigint;
 }
 
 interface Ctx {
   service: Service;
   opts: Required<Omit<ConsumerOptions, "kafka">>;
   producer: Producer;
-  running: () => boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function nextAttempt(state: PartitionState, messages: KafkaMessage[]): number {
+  const key = `${messages[0].offset}+${messages.length}`;
+  const n = (state.attempts.get(key) ?? 0) + 1;
+  state.attempts.set(key, n);
+  return n;
+}
 
-/**
- * Sends a record to its topic's DLQ with headers naming its origin and the error. Retries until
- * Kafka takes it (or the service stops): the offset must not move past a record that is neither
- * applied nor dead-lettered.
- */
+/** Dead-letters one record; infrastructure failures wait, a refusal for good parks. */
 async function deadLetter(
   ctx: Ctx,
+  state: PartitionState,
   topic: string,
   partition: number,
   message: KafkaMessage,
   errorClass: string,
   errorMessage: string,
-): Promise<boolean> {
-  const { log } = ctx.opts;
-  const headers: Record<string, string | Buffer> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {})) {
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v[0] : v;
-  }
-  Object.assign(headers, {
-    "dlq.origin.topic": topic,
-    "dlq.origin.partition": String(partition),
-    "dlq.origin.offset": message.offset,
-    "dlq.group": ctx.service.group,
-    "dlq.error.class": errorClass,
-    "dlq.error.message": errorMessage.slice(0, 1000),
-    "dlq.at": new Date().toISOString(),
-  });
-  for (let attempt = 0; ctx.running(); attempt++) {
-    try {
-      await ctx.producer.send({
-        topic: dlqTopicFor(topic),
-        acks: -1,
-        messages: [{ key: message.key, value: message.value, headers }],
-      });
-      consumerMetrics.deadLettered.inc({ group: ctx.service.group, topic });
-      log.warn("record dead-lettered", {
-        topic,
-        partition,
-        offset: message.offset,
-        errorClass,
-        error: errorMessage,
-      });
-      return true;
-    } catch (err) {
-      log.error("dead-letter produce failed; retrying", { error: err, attempt });
-      await sleep(backoffMs(attempt, 5000));
+  eventId?: string,
+): Promise<Outcome> {
+  const { service: { group }, opts: { log, sql } } = ctx;
+  try {
+    const sent = await deadLetterOnce(sql, ctx.producer, {
+      group,
+      topic,
+      partition,
+      message,
+      eventId,
+      errorClass,
+      errorMessage,
+    });
+    if (sent) consumerMetrics.deadLettered.inc({ group, topic });
+    log.warn(sent ? "record dead-lettered" : "record was dead-lettered before; skipped", {
+      topic,
+      partition,
+      offset: message.offset,
+      eventId,
+      errorClass,
+      error: errorMessage,
+    });
+    return { done: 1 };
+  } catch (err) {
+    if (classifyError(err) === "infrastructure") {
+      const attempt = nextAttempt(state, [message]);
+      consumerMetrics.retries.inc({ group, kind: "infrastructure" });
+      log.warn("dead-lettering waits for the database or Kafka", { error: err, attempt });
+      return { done: 0, waitMs: backoffMs(attempt, 5000) };
     }
-  }
-  return false;
-}
-
-/** Handles one record; false when the service stopped before it could be finished. */
-async function handleRecord(
-  ctx: Ctx,
-  topic: string,
-  partition: number,
-  message: KafkaMessage,
-): Promise<boolean> {
-  const { service, opts } = ctx;
-  const group = service.group;
-  const decoded = decodeRecord(topic, partition, message, service.handlers);
-  if (decoded.kind === "skip") {
-    consumerMetrics.records.inc({ group, topic, outcome: "skipped" });
-    return true;
-  }
-  if (decoded.kind === "poison") {
-    return await deadLetter(ctx, topic, partition, message, "PoisonRecord", decoded.reason);
-  }
-  // The handler's work is a child span of the producer's: follow-up events carry it on.
-  const event = { ...decoded.event, traceparent: childTraceparent(decoded.event.traceparent) };
-  const log = opts.log.child({
-    group,
-    eventId: event.id,
-    eventType: event.type,
-    key: event.key,
-    traceId: traceIdOf(event.traceparent),
-  });
-  const handler = service.handlers[event.type];
-  let attempt = 0;
-  for (;;) {
-    const started = performance.now();
-    try {
-      const applied = await opts.sql.begin(async (tx) => {
-        const claimed = await tx`
-          insert into inbox (consumer_group, event_id) values (${group}, ${event.id})
-          on conflict do nothing returning 1`;
-        if (claimed.length === 0) return false;
-        await handler(tx, event, log);
-        return true;
-      });
-      consumerMetrics.records.inc({ group, topic, outcome: applied ? "applied" : "duplicate" });
-      if (applied) {
-        const seconds = (performance.now() - started) / 1000;
-        consumerMetrics.handlerSeconds.observe({ group, type: event.type }, seconds);
-      }
-      if (applied && event.timestamp > 0) {
-        relayLatency.observe({ group }, Math.max(0, Date.now() - event.timestamp) / 1000);
-      }
-      if (!applied) log.debug("duplicate skipped");
-      return true;
-    } catch (err) {
-      const kind = classifyError(err);
-      if (kind === "unavailable") {
-        // The database is down: pause this partition until it is back, however long.
-        if (!ctx.running()) return false;
-        consumerMetrics.retries.inc({ group, kind });
-        log.warn("database unavailable; retrying", { error: err, attempt });
-        await sleep(backoffMs(attempt++, 5000));
-        continue;
-      }
-      if (kind === "transient" && ++attempt < opts.maxAttempts) {
-        consumerMetrics.retries.inc({ group, kind });
-        log.info("transient failure; retrying", { error: err, attempt });
-        await sleep(backoffMs(attempt, 2000));
-        continue;
-      }
-      const errorClass = kind === "transient"
-        ? "RetriesExhausted"
-        : (err as Error)?.name ?? "Error";
-      return await deadLetter(
-        ctx,
-        topic,
-        partition,
-        message,
-        errorClass,
-        String((err as Error)?.message ?? err),
-      );
-    }
+    const reason = `cannot dead-letter ${topic}/${partition}@${message.offset}: ${
+      (err as Error)?.message ?? err
+    }`;
+    log.error("dead-letter topic refuses the record; partition parked", { error: err, reason });
+    return { done: 0, park: reason };
   }
 }
 
-/**
- * Applies a run of records in one transaction: decode all (poison to the DLQ, foreign types
- * skipped), claim every event id in the inbox with one statement, then apply the claimed events
- * in offset order, consecutive events of a type with a batch handler at once. If the transaction
- * fails for a reason other than an unreachable database, the run is redone record by record, so
- * only the failing record is retried or dead-lettered. Returns how many records are done.
- */
-async function handleChunk(
+/** Applies `messages` (consecutive records of one partition) as one run; see the module doc. */
+async function applyRun(
   ctx: Ctx,
+  state: PartitionState,
   topic: string,
   partition: number,
   messages: KafkaMessage[],
-): Promise<number> {
+): Promise<Outcome> {
   const { service, opts } = ctx;
   const group = service.group;
-  if (messages.length === 1) {
-    return (await handleRecord(ctx, topic, partition, messages[0])) ? 1 : 0;
-  }
+  const handled = Object.fromEntries(service.types.map((t) => [t, true]));
   const events: DecodedEvent[] = [];
+  let index = 0;
   for (const message of messages) {
-    const d = decodeRecord(topic, partition, message, service.handlers);
+    const d = decodeRecord(topic, partition, message, handled);
     if (d.kind === "event") {
+      // The handler's work is a child span of the producer's: follow-up events carry it on.
       events.push({ ...d.event, traceparent: childTraceparent(d.event.traceparent) });
     } else if (d.kind === "skip") {
       consumerMetrics.records.inc({ group, topic, outcome: "skipped" });
-    } else if (!(await deadLetter(ctx, topic, partition, message, "PoisonRecord", d.reason))) {
-      return 0;
+    } else if (messages.length > 1) {
+      // Poison inside a run: apply the records before it, dead-letter it alone, go on.
+      state.singleUntil = BigInt(message.offset);
+      return index === 0
+        ? { done: 0, waitMs: 0 }
+        : await applyRun(ctx, state, topic, partition, messages.slice(0, index));
+    } else {
+      return await deadLetter(ctx, state, topic, partition, message, "PoisonRecord", d.reason);
     }
+    index++;
   }
-  if (events.length === 0) return messages.length;
-  for (let attempt = 0;; attempt++) {
-    const started = performance.now();
-    try {
-      const applied = await opts.sql.begin(async (tx) => {
-        const claimed = new Set(
-          (await tx<{ event_id: string }[]>`
-            insert into inbox (consumer_group, event_id)
-            select ${group}, unnest(${events.map((e) => e.id)}::uuid[])
-            on conflict do nothing returning event_id`).map((r) => r.event_id),
-        );
-        // Each claimed id once, in offset order (a re-sent copy inside the run is a duplicate).
-        const fresh = events.filter((e) => claimed.delete(e.id));
-        for (let i = 0; i < fresh.length;) {
-          let j = i + 1;
-          const batch = service.batchHandlers?.[fresh[i].type];
-          if (batch) {
-            while (j < fresh.length && fresh[j].type === fresh[i].type) j++;
-            await batch(tx, fresh.slice(i, j), opts.log.child({ group, eventType: fresh[i].type }));
-          } else {
-            const e = fresh[i];
-            await service.handlers[e.type](
-              tx,
-              e,
-              opts.log.child({
-                group,
-                eventId: e.id,
-                eventType: e.type,
-                key: e.key,
-                traceId: traceIdOf(e.traceparent),
-              }),
-            );
-          }
-          i = j;
-        }
-        return fresh;
-      });
-      const seconds = (performance.now() - started) / 1000;
-      for (const e of applied) {
-        consumerMetrics.handlerSeconds.observe({ group, type: e.type }, seconds / applied.length);
-        if (e.timestamp > 0) {
-          relayLatency.observe({ group }, Math.max(0, Date.now() - e.timestamp) / 1000);
-        }
+  if (events.length === 0) return { done: messages.length };
+
+  const started = performance.now();
+  try {
+    const fresh = await opts.sql.begin(async (tx) => {
+      const claimed = new Set(
+        (await tx<{ event_id: string }[]>`
+          insert into inbox (consumer_group, event_id)
+          select ${group}, unnest(${events.map((e) => e.id)}::uuid[])
+          on conflict do nothing returning event_id`).map((r) => r.event_id),
+      );
+      // Each claimed id once, in offset order (a re-sent copy inside the run is a duplicate).
+      const fresh = events.filter((e) => claimed.delete(e.id));
+      if (fresh.length > 0) await service.apply(tx, fresh, opts.log.child({ group }));
+      return fresh;
+    });
+    const seconds = (performance.now() - started) / 1000;
+    for (const e of fresh) {
+      consumerMetrics.handlerSeconds.observe({ group, type: e.type }, seconds / fresh.length);
+      if (e.timestamp > 0) {
+        relayLatency.observe({ group }, Math.max(0, Date.now() - e.timestamp) / 1000);
       }
-      consumerMetrics.records.inc({ group, topic, outcome: "applied" }, applied.length);
-      if (events.length > applied.length) {
-        consumerMetrics.records.inc(
-          { group, topic, outcome: "duplicate" },
-          events.length - applied.length,
-        );
-      }
-      return messages.length;
-    } catch (err) {
-      if (classifyError(err) === "unavailable") {
-        if (!ctx.running()) return 0;
-        consumerMetrics.retries.inc({ group, kind: "unavailable" });
-        opts.log.warn("database unavailable; retrying", { error: err, attempt });
-        await sleep(backoffMs(attempt, 5000));
-        continue;
-      }
-      opts.log.info("batch failed; applying its records one by one", {
-        error: err,
-        size: events.length,
-      });
-      // Poison was dead-lettered above; only the decoded records are redone.
-      let done = 0;
-      for (const message of messages) {
-        const d = decodeRecord(topic, partition, message, service.handlers);
-        if (d.kind === "event" && !(await handleRecord(ctx, topic, partition, message))) {
-          return done;
-        }
-        done++;
-      }
-      return done;
     }
+    if (fresh.length > 0) {
+      consumerMetrics.records.inc({ group, topic, outcome: "applied" }, fresh.length);
+    }
+    if (events.length > fresh.length) {
+      consumerMetrics.records.inc(
+        { group, topic, outcome: "duplicate" },
+        events.length - fresh.length,
+      );
+      opts.log.debug("duplicates skipped", {
+        topic,
+        partition,
+        count: events.length - fresh.length,
+      });
+    }
+    state.attempts.clear();
+    return { done: messages.length };
+  } catch (err) {
+    const kind = classifyError(err);
+    const attempt = nextAttempt(state, messages);
+    if (kind === "infrastructure") {
+      consumerMetrics.retries.inc({ group, kind });
+      opts.log.warn("database unreachable; the partition waits", {
+        topic,
+        partition,
+        error: err,
+        attempt,
+      });
+      return { done: 0, waitMs: backoffMs(attempt, 5000) };
+    }
+    if (kind === "transient" && attempt < opts.maxAttempts) {
+      consumerMetrics.retries.inc({ group, kind });
+      opts.log.info("transient failure; retrying the run", {
+        topic,
+        partition,
+        size: messages.length,
+        error: err,
+        attempt,
+      });
+      return { done: 0, waitMs: backoffMs(attempt, 2000) };
+    }
+    if (messages.length > 1) {
+      opts.log.info("run failed; applying its records one by one", {
+        topic,
+        partition,
+        size: messages.length,
+        error: err,
+      });
+      state.singleUntil = BigInt(messages.at(-1)!.offset);
+      return { done: 0, waitMs: 0 };
+    }
+    const errorClass = kind === "transient" ? "RetriesExhausted" : (err as Error)?.name ?? "Error";
+    const message = String((err as Error)?.message ?? err);
+    return await deadLetter(
+      ctx,
+      state,
+      topic,
+      partition,
+      messages[0],
+      errorClass,
+      message,
+      events[0]?.id,
+    );
   }
 }
 
 /**
  * Runs `service` until `stop()`. A consumer crash that kafkajs will not restart by itself
- * rejects `crashed`, so the process can exit non-zero instead of hanging.
+ * rejects `crashed`, so the worker can start a fresh consumer (or exit non-zero).
  */
 export async function runService(
   service: Service,
@@ -323,6 +303,7 @@ export async function runService(
   const { kafka, log } = opts;
   let stopping = false;
   let crashedForGood = false;
+  const parked = new Map<string, string>();
   const producer = kafka.producer({ ...keyedProducer, allowAutoTopicCreation: false });
   const consumer: Consumer = kafka.consumer({
     groupId: service.group,
@@ -333,7 +314,10 @@ export async function runService(
     heartbeatInterval: 1_000,
     allowAutoTopicCreation: false,
   });
-  const ctx: Ctx = { service, opts, producer, running: () => !stopping };
+  const ctx: Ctx = { service, opts, producer };
+  const states = new Map<string, PartitionState>();
+  const inFlight = new Set<Promise<void>>();
+  const resumeTimers = new Set<ReturnType<typeof setTimeout>>();
 
   let rejectCrash!: (e: Error) => void;
   const crashed = new Promise<never>((_, reject) => (rejectCrash = reject));
@@ -352,46 +336,91 @@ export async function runService(
     // A new group starts at the beginning: events written before its first start are not lost.
     await consumer.subscribe({ topic, fromBeginning: true });
   }
+
+  const handleBatch = async (
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    resolveOffset: (offset: string) => void,
+    heartbeat: () => Promise<void>,
+    pause: () => () => void,
+    isStale: () => boolean,
+  ) => {
+    const key = `${topic}/${partition}`;
+    const state: PartitionState = states.get(key) ?? { attempts: new Map() };
+    states.set(key, state);
+    for (let i = 0; i < messages.length && !stopping && !isStale();) {
+      const first = BigInt(messages[i].offset);
+      if (state.singleUntil !== undefined && first > state.singleUntil) {
+        state.singleUntil = undefined;
+      }
+      const size = state.singleUntil === undefined ? opts.batchSize : 1;
+      const run = messages.slice(i, i + size);
+      const out = await applyRun(ctx, state, topic, partition, run);
+      if (out.done > 0) {
+        const last = run[out.done - 1].offset;
+        resolveOffset(last);
+        await consumer.commitOffsets([{
+          topic,
+          partition,
+          offset: (BigInt(last) + 1n).toString(),
+        }]);
+        i += out.done;
+      }
+      if (out.park !== undefined) {
+        parked.set(key, out.park);
+        pause();
+        return;
+      }
+      if (out.waitMs !== undefined && out.waitMs > 0) {
+        // Pause only this partition: the rest keep flowing and the consumer keeps heartbeating.
+        // kafkajs fetches the unresolved records again after the resume.
+        const resume = pause();
+        const timer = setTimeout(() => {
+          resumeTimers.delete(timer);
+          if (!stopping) resume();
+        }, out.waitMs);
+        resumeTimers.add(timer);
+        return;
+      }
+      await heartbeat();
+    }
+  };
+
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitions,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const { topic, partition } = batch;
-      let pending: string | undefined;
-      const commit = async () => {
-        if (pending === undefined) return;
-        await consumer.commitOffsets([{
-          topic,
-          partition,
-          offset: (BigInt(pending) + 1n).toString(),
-        }]);
-        pending = undefined;
-      };
-      const messages = batch.messages;
-      for (let i = 0; i < messages.length && isRunning() && !isStale();) {
-        const chunk = messages.slice(i, i + opts.batchSize);
-        const done = await handleChunk(ctx, topic, partition, chunk);
-        if (done > 0) {
-          const last = chunk[done - 1].offset;
-          resolveOffset(last);
-          pending = last;
-          await commit();
-        }
-        if (done < chunk.length) break;
-        i += done;
-        await heartbeat();
+    eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isStale }) => {
+      if (stopping) return;
+      const work = handleBatch(
+        batch.topic,
+        batch.partition,
+        batch.messages,
+        resolveOffset,
+        heartbeat,
+        pause,
+        isStale,
+      );
+      inFlight.add(work);
+      try {
+        await work;
+      } finally {
+        inFlight.delete(work);
       }
-      await commit();
     },
   });
   log.info("consuming", { group: service.group, topics: service.topics });
 
   return {
     crashed,
-    state: () => crashedForGood ? "crashed" : stopping ? "stopped" : "running",
+    state: () =>
+      crashedForGood ? "crashed" : stopping ? "stopped" : parked.size > 0 ? "failing" : "running",
     async stop() {
       stopping = true;
+      for (const t of resumeTimers) clearTimeout(t);
+      // The runs in hand finish and commit their offsets before the consumer leaves the group.
+      await Promise.allSettled([...inFlight]);
       await consumer.disconnect();
       await producer.disconnect();
       log.info("consumer stopped", { group: service.group });

@@ -1,35 +1,116 @@
 /**
- * How a consumer treats a failure: `unavailable` (the database is unreachable: wait, however
- * long), `transient` (serialization failure, deadlock, lock timeout: retry a few times), or
- * `fatal` (anything else: the record goes to the DLQ).
+ * One classifier for every failure, shared by the consumers and the API:
+ *
+ * - `infrastructure`: a dependency is unreachable, resolving, restarting, full or read-only
+ *   (network and name-resolution errors, postgres.js connection errors, SQLSTATE classes 08, 53,
+ *   57 except 57014, 58, and 25006). Nothing is wrong with the record or the request: consumers
+ *   wait with backoff however long it takes (never dead-letter), the API answers 503 with
+ *   `Retry-After`.
+ * - `transient`: the database refused this attempt but the next may pass (serialization
+ *   failure, deadlock, lock timeout, statement timeout): a few retries with jitter, then the DLQ.
+ * - `data`: the record or the statement itself is wrong (undecodable, schema-invalid, or a
+ *   deterministic SQL error such as 22xxx, 23xxx, 42xxx, or a bug): retrying cannot help, so the
+ *   record goes to the DLQ at once.
  */
-export type ErrorKind = "unavailable" | "transient" | "fatal";
+export type ErrorKind = "infrastructure" | "transient" | "data";
 
-const UNAVAILABLE = new Set([
+/** Node/Deno network and name-resolution codes, and postgres.js's own connection codes. */
+const INFRASTRUCTURE_CODES = new Set([
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_NONAME",
+  "EAI_FAIL",
   "ECONNREFUSED",
   "ECONNRESET",
-  "EPIPE",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
   "ETIMEDOUT",
+  "EPIPE",
+  "ENOTCONN",
+  "EADDRNOTAVAIL",
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
-  "57P01", // admin_shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now
-  "53300", // too_many_connections
 ]);
-const TRANSIENT = new Set([
+
+/** Deno's own error classes for the same failures (when no Node code is attached). */
+const INFRASTRUCTURE_NAMES = new Set([
+  "ConnectionRefused",
+  "ConnectionReset",
+  "ConnectionAborted",
+  "NotConnected",
+  "AddrNotAvailable",
+  "BrokenPipe",
+  "TimedOut",
+]);
+
+const KAFKA_UNREACHABLE = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSNumberOfRetriesExceeded",
+  "KafkaJSBrokerNotFound",
+  "KafkaJSGroupCoordinatorNotFound",
+  "KafkaJSLockTimeout",
+]);
+
+const TRANSIENT_SQLSTATES = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
   "55P03", // lock_not_available
+  "57014", // query_canceled (statement_timeout)
 ]);
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+function kindOfCode(code: string): ErrorKind | undefined {
+  if (INFRASTRUCTURE_CODES.has(code)) return "infrastructure";
+  if (code.startsWith("CONNECTION_")) return "infrastructure";
+  if (!SQLSTATE.test(code)) return undefined;
+  if (TRANSIENT_SQLSTATES.has(code)) return "transient";
+  if (code === "25006") return "infrastructure"; // read_only_sql_transaction: a failover
+  const cls = code.slice(0, 2);
+  if (cls === "08" || cls === "53" || cls === "57" || cls === "58") return "infrastructure";
+  return "data";
+}
+
+/**
+ * The kind of `err`, looking through `cause` chains and aggregate errors (a failed connect
+ * reports every address it tried). kafkajs errors count as infrastructure: a producer or admin
+ * call fails only when the cluster cannot be reached or is electing leaders.
+ */
 export function classifyError(err: unknown): ErrorKind {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === "string" && UNAVAILABLE.has(code)) return "unavailable";
-  if (typeof code === "string" && TRANSIENT.has(code)) return "transient";
-  return "fatal";
+  const seen = new Set<unknown>();
+  let found: ErrorKind | undefined;
+  const visit = (e: unknown): void => {
+    if (e === null || typeof e !== "object" || seen.has(e)) return;
+    seen.add(e);
+    const { code, name, cause, errors } = e as {
+      code?: unknown;
+      name?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
+    const k = typeof code === "string" ? kindOfCode(code) : undefined;
+    if (k === "infrastructure") found = k;
+    else if (k && !found) found = k;
+    if (typeof name === "string" && INFRASTRUCTURE_NAMES.has(name)) found = "infrastructure";
+    if (typeof name === "string" && name.startsWith("KafkaJS")) {
+      // kafkajs marks what can never succeed (a record too large, an unknown topic) as not
+      // retriable; its connection, timeout and retries-exhausted errors mean "unreachable".
+      const retriable = (e as { retriable?: unknown }).retriable;
+      if (retriable !== false || KAFKA_UNREACHABLE.has(name)) found = "infrastructure";
+      else if (!found) found = "data";
+    }
+    visit(cause);
+    if (Array.isArray(errors)) errors.forEach(visit);
+  };
+  visit(err);
+  return found ?? "data";
 }
 
 /**

@@ -4,7 +4,7 @@
  * most once, and a cancellation seen first prevents the debit.
  */
 import type { Tx } from "../platform/db.ts";
-import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
@@ -43,7 +43,7 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
 async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
   const { orderId, userId } = event.payload as PayloadOf<"OrderCancelled">;
   const [p] = await tx<{ status: string; amount: number }[]>`
-    select status, amount from payments where order_id = ${orderId} for update`;
+    select status, amount from payments where order_id = ${orderId}`;
   if (!p) {
     await tx`
       insert into payments (order_id, user_id, amount, status)
@@ -65,8 +65,30 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
   log.info("payment refunded", { orderId, amount: p.amount });
 }
 
+/**
+ * Locks what the run will change before any change, one statement per table in key order: the
+ * payments its cancellations refund, then the wallet of every user in the run.
+ */
+async function lockWallets(tx: Tx, events: DecodedEvent[]): Promise<void> {
+  const cancelled = events.filter((e) => e.type === "OrderCancelled").map((e) =>
+    (e.payload as PayloadOf<"OrderCancelled">).orderId
+  );
+  if (cancelled.length > 0) {
+    await tx`
+      select 1 from payments where order_id = any(${cancelled}::uuid[]) order by order_id
+      for no key update`;
+  }
+  const users = [...new Set(events.map((e) => (e.payload as { userId: string }).userId))];
+  await tx`
+    select 1 from wallets where user_id = any(${users}::text[]) order by user_id
+    for no key update`;
+}
+
 export const payment: Service = {
   group: "payment",
   topics: [topicFor("order")],
-  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  ...eachEvent({
+    lock: lockWallets,
+    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+  }),
 };

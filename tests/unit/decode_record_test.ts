@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { decodeRecord } from "../../src/platform/decode_record.ts";
-import { backoffMs, classifyError } from "../../src/platform/errors.ts";
+import { backoffMs } from "../../src/platform/errors.ts";
 import type { KafkaMessage } from "../../src/platform/kafka.ts";
 
 const ID = "01938f4a-7b7c-7def-8a12-3456789abcde";
 const COUPON = "01938f4a-7b7c-7def-8a12-000000000001";
 const payload = { requestId: ID, couponId: COUPON, userId: "alice" };
-const handled = { CouponIssueRequested: () => {} };
+const handled = { CouponIssueRequested: true };
 
 function msg(headers: Record<string, string>, value: string): KafkaMessage {
   return {
@@ -71,13 +71,7 @@ Deno.test("decode: poison records and why", () => {
   }
 });
 
-Deno.test("errors: classification and bounded, jittered backoff", () => {
-  assert.equal(classifyError({ code: "ECONNREFUSED" }), "unavailable");
-  assert.equal(classifyError({ code: "57P01" }), "unavailable");
-  assert.equal(classifyError({ code: "40001" }), "transient");
-  assert.equal(classifyError({ code: "40P01" }), "transient");
-  assert.equal(classifyError({ code: "23505" }), "fatal");
-  assert.equal(classifyError(new Error("bug")), "fatal");
+Deno.test("errors: bounded, jittered backoff", () => {
   for (let attempt = 0; attempt < 40; attempt++) {
     const ms = backoffMs(attempt, 5000);
     assert.ok(ms >= 0 && ms <= Math.min(5000, 100 * 2 ** attempt), `${attempt}: ${ms}`);

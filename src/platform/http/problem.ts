@@ -71,7 +71,7 @@ export function validationProblem(c: Context, errors: FieldError[]): Response {
 
 /** True when `err` means the database is unreachable (answer 503, not 500). */
 export function isUnavailable(err: unknown): boolean {
-  return classifyError(err) === "unavailable";
+  return classifyError(err) === "infrastructure";
 }
 
 /** The app's error handler. */

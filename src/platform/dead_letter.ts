@@ -1,0 +1,77 @@
+/**
+ * Sends a record that cannot be applied to `<topic>.dlq`, once. The origin coordinates are
+ * written to `dead_letter_log` before the produce and stamped after it, and the caller commits
+ * the offset last: a record redelivered after a crash between the produce and the offset commit
+ * finds its stamped row and is not sent again. (Only a crash during the produce call itself can
+ * leave an unstamped row; the record is then produced again and DLQ readers collapse copies by
+ * their origin coordinates, see `src/dlq.ts`.)
+ */
+import type { Buffer } from "node:buffer";
+import type { Sql } from "./db.ts";
+import type { KafkaMessage, Producer } from "./kafka.ts";
+import { dlqTopicFor } from "../events/topics.ts";
+
+export interface DeadLetterInput {
+  group: string;
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  /** The event id header, when the record had a valid one. */
+  eventId?: string;
+  errorClass: string;
+  errorMessage: string;
+}
+
+/** Headers of a dead letter: the record's own, plus where it came from and why it failed. */
+export function deadLetterHeaders(input: DeadLetterInput): Record<string, string | Buffer> {
+  const headers: Record<string, string | Buffer> = {};
+  for (const [k, v] of Object.entries(input.message.headers ?? {})) {
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v[0] : v;
+  }
+  return Object.assign(headers, {
+    "dlq.origin.topic": input.topic,
+    "dlq.origin.partition": String(input.partition),
+    "dlq.origin.offset": input.message.offset,
+    "dlq.group": input.group,
+    "dlq.error.class": input.errorClass,
+    "dlq.error.message": input.errorMessage.slice(0, 1000),
+    "dlq.at": new Date().toISOString(),
+  });
+}
+
+/**
+ * Dead-letters `input.message` unless this group already did. Returns `false` when it was sent
+ * before (nothing produced now). Throws what the database or Kafka threw; the caller classifies
+ * it (wait while unreachable; a produce Kafka refuses for good is reported, never looped on).
+ */
+export async function deadLetterOnce(
+  sql: Sql,
+  producer: Producer,
+  input: DeadLetterInput,
+): Promise<boolean> {
+  const { group, topic, partition, message } = input;
+  const [row] = await sql<{ produced: boolean }[]>`
+    insert into dead_letter_log (consumer_group, topic, partition, "offset", event_id, error_class)
+    values (${group}, ${topic}, ${partition}, ${message.offset}, ${input.eventId ?? null},
+            ${input.errorClass})
+    on conflict (consumer_group, topic, partition, "offset")
+      do update set error_class = excluded.error_class
+    returning produced_at is not null as produced`;
+  if (row.produced) return false;
+  await producer.send({
+    topic: dlqTopicFor(topic),
+    acks: -1,
+    // The origin partition: the DLQ has as many, and a dead letter stays beside its key's records.
+    messages: [{
+      key: message.key,
+      value: message.value,
+      partition,
+      headers: deadLetterHeaders(input),
+    }],
+  });
+  await sql`
+    update dead_letter_log set produced_at = now()
+    where consumer_group = ${group} and topic = ${topic} and partition = ${partition}
+      and "offset" = ${message.offset}`;
+  return true;
+}

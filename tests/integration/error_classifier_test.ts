@@ -1,0 +1,111 @@
+/**
+ * The failure classifier against real errors: what postgres.js, Postgres and kafkajs actually
+ * throw, not hand-made objects. Infrastructure (wait, 503), transient (retry, then DLQ), data
+ * (DLQ at once).
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { classifyError, type ErrorKind } from "../../src/platform/errors.ts";
+import { kafkaClient } from "../../src/platform/kafka.ts";
+import { cfg, db, real, unique } from "../helpers/stack.ts";
+
+async function kindOf(fail: () => Promise<unknown>): Promise<{ kind: ErrorKind; err: unknown }> {
+  try {
+    await fail();
+  } catch (err) {
+    return { kind: classifyError(err), err };
+  }
+  throw new Error("expected a failure");
+}
+
+/** One query through a fresh postgres.js client at `url`. */
+async function queryAt(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+  } finally {
+    await sql.end({ timeout: 0 });
+  }
+}
+
+Deno.test("classifier: network and name-resolution failures are infrastructure", real, async () => {
+  const dns = await kindOf(() => queryAt("postgres://x@db.shop-tests.invalid:5432/x"));
+  assert.equal((dns.err as { code?: string }).code, "ENOTFOUND");
+  assert.equal(dns.kind, "infrastructure");
+
+  const refused = await kindOf(() => queryAt("postgres://x@127.0.0.1:1/x"));
+  assert.equal((refused.err as { code?: string }).code, "ECONNREFUSED");
+  assert.equal(refused.kind, "infrastructure");
+
+  // A backend terminated under a client (what a Postgres restart or failover looks like).
+  const sql = db(1);
+  const victim = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [{ pid }] = await victim<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    await sql`select pg_terminate_backend(${pid})`;
+    const terminated = await kindOf(() => victim`select 1`);
+    assert.equal(terminated.kind, "infrastructure", String(terminated.err));
+
+    // Read-only during a failover (25006).
+    const readOnly = await kindOf(() =>
+      sql.begin(async (tx) => {
+        await tx`set transaction read only`;
+        await tx`create temp table never_created (a int)`;
+      })
+    );
+    assert.equal((readOnly.err as { code?: string }).code, "25006");
+    assert.equal(readOnly.kind, "infrastructure");
+  } finally {
+    await victim.end({ timeout: 0 });
+    await sql.end();
+  }
+});
+
+Deno.test(
+  "classifier: statement timeout is transient; deterministic SQL errors are data",
+  real,
+  async () => {
+    const sql = db(1);
+    try {
+      const timeout = await kindOf(() =>
+        sql.begin(async (tx) => {
+          await tx`set local statement_timeout = 20`;
+          await tx`select pg_sleep(1)`;
+        })
+      );
+      assert.equal((timeout.err as { code?: string }).code, "57014");
+      assert.equal(timeout.kind, "transient");
+
+      const table = unique("classifier_");
+      await sql.unsafe(`create temp table ${table} (id int primary key)`);
+      await sql.unsafe(`insert into ${table} values (1)`);
+      for (
+        const [statement, code] of [
+          [`insert into ${table} values (1)`, "23505"], // unique_violation
+          ["select 1/0", "22012"], // division_by_zero
+          ["selec 1", "42601"], // syntax_error
+          ["select * from no_such_table_anywhere", "42P01"], // undefined_table
+        ]
+      ) {
+        const r = await kindOf(() => sql.unsafe(statement));
+        assert.equal((r.err as { code?: string }).code, code, statement);
+        assert.equal(r.kind, "data", statement);
+      }
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+Deno.test("classifier: an unreachable broker is infrastructure; a bug is data", real, async () => {
+  const kafka = kafkaClient(["127.0.0.1:1"], "classifier-test", { silent: true, retries: 0 });
+  const producer = kafka.producer();
+  const r = await kindOf(() => producer.connect());
+  assert.equal(r.kind, "infrastructure", String(r.err));
+  await producer.disconnect().catch(() => {});
+
+  assert.equal(classifyError(new TypeError("x is undefined")), "data");
+  // The cause chain counts: a wrapped connection error is still infrastructure.
+  const wrapped = await kindOf(() => queryAt("postgres://x@127.0.0.1:1/x"));
+  assert.equal(classifyError(new Error("run failed", { cause: wrapped.err })), "infrastructure");
+});
