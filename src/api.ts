@@ -1,9 +1,10 @@
 /** The API process: `deno task api`. Needs AUTH_JWT_SECRET. */
-import { createApp } from "./app.ts";
+import { createApp, registerApiGauges } from "./app.ts";
 import { apiReadiness } from "./readiness.ts";
 import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
+import { refreshDbGauges } from "./platform/metrics.ts";
 import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
 
 const cfg = config();
@@ -18,6 +19,11 @@ if (!cfg.authJwtSecret) {
 const sql = connect(cfg.databaseUrl, { max: 8, applicationName: "api" });
 const readiness = apiReadiness(cfg, sql);
 const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log, checks: readiness.checks });
+// The database gauges of GET /metrics are read in the background over one connection of their
+// own, so scrapes cost no query and the refreshes never take a connection from the pool above.
+const gaugeSql = connect(cfg.databaseUrl, { max: 1, applicationName: "api-gauges" });
+registerApiGauges(gaugeSql);
+const gauges = refreshDbGauges({ intervalMs: 5000, log });
 const server = Deno.serve({
   port: cfg.port,
   hostname: "0.0.0.0",
@@ -35,9 +41,10 @@ async function stop() {
   stopping = true;
   log.info("shutting down: draining requests");
   stopRetention();
+  gauges.stop();
   await server.shutdown();
   await readiness.close();
-  await sql.end({ timeout: 5 });
+  await Promise.all([sql.end({ timeout: 5 }), gaugeSql.end({ timeout: 5 })]);
   log.info("stopped");
   Deno.exit(0);
 }

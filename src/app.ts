@@ -46,10 +46,18 @@ export interface AppDeps {
   checks?: Record<string, Check>;
 }
 
-export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAPIHono<AppEnv> {
+/**
+ * Registers the API's database-derived gauges (slot lag, orders by status, oldest PENDING order,
+ * FCFS pending), read from `sql` by the background refresher that main starts
+ * (`refreshDbGauges`); GET /metrics serves their last values from memory.
+ */
+export function registerApiGauges(sql: Sql): void {
   registerSlotMetrics(sql);
   registerOrderMetrics(sql);
   registerCouponMetrics(sql);
+}
+
+export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
   app.notFound(notFound);
@@ -68,6 +76,8 @@ export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAP
     ...checks,
   };
   app.get("/health/ready", readyHandler(readiness));
+  // Served from memory only: the database gauges are refreshed in the background, so no scrape
+  // ever waits for, or takes, a connection of the request pool.
   app.get("/metrics", async (c) => {
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { "content-type": contentType });

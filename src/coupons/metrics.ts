@@ -1,4 +1,4 @@
-/** FCFS gauge, read at scrape time: PENDING requests per coupon (coupons with any pending). */
+/** FCFS gauge, refreshed in the background by the API (see platform/metrics.ts refreshDbGauges), never at scrape time: PENDING requests per coupon (coupons with any pending). */
 import { dbGauge } from "../platform/metrics.ts";
 
 export const registerCouponMetrics = dbGauge({

@@ -1,6 +1,7 @@
 /** Prometheus metrics of this process (prom-client), served at GET /metrics. */
 import client from "prom-client";
 import type { Sql } from "./db.ts";
+import type { Logger } from "./log.ts";
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
@@ -71,27 +72,116 @@ export const consumerLag = new client.Gauge({
   registers: [registry],
 });
 
+interface DbGauge {
+  name: string;
+  /** The connection this gauge is read from (set by `use`); undefined until then. */
+  source?: Sql;
+  /** Reads fresh values into the scraped gauge. */
+  refresh(): Promise<void>;
+}
+
+/** Every gauge made by `dbGauge` in this process, refreshed together by `refreshDbGauges`. */
+const dbGauges: DbGauge[] = [];
+
 /**
- * A gauge read from the database at scrape time. Created once per process; each `use(sql)` only
- * points it at the latest pool (tests build several apps, each with its own pool).
+ * A gauge derived from the database, served from memory: `read` runs only in the background
+ * refreshes of `refreshDbGauges`, never on a scrape, so however often and concurrently Prometheus
+ * (or anyone) scrapes, no scrape waits on or adds to the database. Returns `use(sql)`, which
+ * registers the gauge (once per process) and makes `sql` the connection it is read from.
+ *
+ * `read` fills a private copy of the gauge that is then swapped in at once, so a scrape never
+ * sees a half-written label set, and a failed read keeps the previous values.
  */
 export function dbGauge<L extends string = never>(
   spec: { name: string; help: string; labelNames?: readonly L[] },
   read: (sql: Sql, gauge: client.Gauge<L>) => Promise<void>,
 ): (sql: Sql) => void {
-  let source: Sql | undefined;
-  let created = false;
+  const labelNames = spec.labelNames ?? [];
+  let entry: DbGauge | undefined;
   return (sql) => {
-    source = sql;
-    if (created) return;
-    created = true;
-    new client.Gauge<L>({
-      ...spec,
-      labelNames: spec.labelNames ?? [],
-      registers: [registry],
-      async collect() {
-        await read(source!, this);
+    if (entry) {
+      entry.source = sql;
+      return;
+    }
+    const served = new client.Gauge<L>({ ...spec, labelNames, registers: [registry] });
+    // Registered nowhere: only `refresh` sees it (rounds never overlap, so one copy suffices).
+    const fresh = new client.Gauge<L>({ ...spec, labelNames, registers: [] });
+    entry = {
+      name: spec.name,
+      source: sql,
+      async refresh() {
+        fresh.reset();
+        await read(entry!.source!, fresh);
+        const { values } = await fresh.get();
+        // Synchronous from here on: a concurrent scrape sees the old set or the new one.
+        served.reset();
+        for (const v of values) served.set(v.labels as client.LabelValues<L>, v.value);
       },
-    });
+    };
+    dbGauges.push(entry);
+  };
+}
+
+/** The background refresher of the `dbGauge` gauges; see `refreshDbGauges`. */
+export interface DbGaugeRefresher {
+  /** Resolves after the first round of reads (each succeeded or failed). */
+  readonly firstRound: Promise<void>;
+  /** Stops scheduling rounds; a round in flight finishes on its own. */
+  stop(): void;
+}
+
+let refreshAge: client.Gauge | undefined;
+
+/**
+ * Reads every `dbGauge` gauge now and then every `intervalMs` after the previous round ended (so
+ * rounds never overlap and a slow database is not asked twice at once). The gauges' connection
+ * should be their own (one connection is enough: the reads run one after another), so the
+ * refreshes never take a connection from the request pool either. Also serves
+ * `db_gauges_refresh_age_seconds`, the time since the last round in which every read succeeded,
+ * so stale values show while the database is unreachable. Call it once per process, from main.
+ */
+export function refreshDbGauges(
+  opts: { intervalMs?: number; log?: Logger } = {},
+): DbGaugeRefresher {
+  const { intervalMs = 5000, log } = opts;
+  let lastSuccess: number | undefined;
+  refreshAge ??= new client.Gauge({
+    name: "db_gauges_refresh_age_seconds",
+    help: "Seconds since the database-derived gauges were last all refreshed (NaN before that)",
+    registers: [registry],
+    collect() {
+      this.set(lastSuccess === undefined ? NaN : (performance.now() - lastSuccess) / 1000);
+    },
+  });
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failing = false;
+  const round = async () => {
+    const failures: string[] = [];
+    for (const g of dbGauges) {
+      if (!g.source) continue;
+      try {
+        await g.refresh();
+      } catch (err) {
+        failures.push(`${g.name}: ${(err as Error)?.message ?? err}`);
+      }
+    }
+    if (failures.length === 0) lastSuccess = performance.now();
+    // Logged on a change only: a database down for an hour is one line, not 720.
+    if (failures.length > 0 && !failing) {
+      log?.warn("database gauges not refreshed; serving the last values", { failures });
+    } else if (failures.length === 0 && failing) log?.info("database gauges refreshed again");
+    failing = failures.length > 0;
+  };
+  const loop = async () => {
+    await round();
+    if (!stopped) timer = setTimeout(loop, intervalMs);
+  };
+  return {
+    firstRound: loop(),
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }

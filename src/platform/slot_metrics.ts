@@ -1,4 +1,4 @@
-/** Relay gauge, read at scrape time: WAL retained behind the replication slot, in bytes. */
+/** Relay gauge, refreshed in the background: WAL retained behind the replication slot, in bytes. */
 import type { Sql } from "./db.ts";
 import { dbGauge } from "./metrics.ts";
 
@@ -12,12 +12,13 @@ export async function slotLag(
     from pg_replication_slots where slot_type = 'logical'`;
 }
 
-/** The slot's lag as a gauge, read at scrape time. */
+/** The slot's lag as a gauge, refreshed in the background (see `dbGauge`). */
 export const registerSlotMetrics = dbGauge({
   name: "replication_slot_lag_bytes",
   help: "WAL bytes retained behind the relay's replication slot",
   labelNames: ["slot"] as const,
 }, async (sql, gauge) => {
+  const slots = await slotLag(sql);
   gauge.reset();
-  for (const s of await slotLag(sql)) gauge.set({ slot: s.slot }, s.lagBytes);
+  for (const s of slots) gauge.set({ slot: s.slot }, s.lagBytes);
 });

@@ -10,7 +10,10 @@ export interface ApiProcess {
   stop(opts?: { kill?: boolean }): Promise<void>;
 }
 
-export async function startApiProcess(): Promise<ApiProcess> {
+/** Starts `src/api.ts`; `env` adds to or overrides its environment (e.g. DATABASE_URL). */
+export async function startApiProcess(
+  opts: { env?: Record<string, string> } = {},
+): Promise<ApiProcess> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
@@ -18,7 +21,7 @@ export async function startApiProcess(): Promise<ApiProcess> {
   const log = await Deno.open(logPath, { create: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../../src/api.ts", import.meta.url).pathname],
-    env: { PORT: String(port), AUTH_JWT_SECRET: JWT_SECRET },
+    env: { PORT: String(port), AUTH_JWT_SECRET: JWT_SECRET, ...opts.env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();

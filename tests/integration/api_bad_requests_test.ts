@@ -49,6 +49,8 @@ interface Case {
   raw?: string;
   headers?: Record<string, string>;
   status: number;
+  /** A path that the 400's `errors` must name. */
+  errorPath?: string;
 }
 
 const A = alice.token;
@@ -576,6 +578,121 @@ const cases: Case[] = [
     headers: { "content-type": "application/json" },
     status: 413,
   },
+  // strings Postgres cannot store: NUL (refused in text and jsonb) and unpaired UTF-16
+  // surrogates (no UTF-8 form); JSON.stringify writes them as \u escapes, as a client would
+  {
+    name: "product: NUL in the name",
+    method: "POST",
+    path: "/products",
+    token: admin,
+    body: { name: "a\u0000b", price: 1, stock: 1 },
+    status: 400,
+    errorPath: "body.name",
+  },
+  {
+    name: "product: lone high surrogate in the name",
+    method: "POST",
+    path: "/products",
+    token: admin,
+    body: { name: "a\ud800b", price: 1, stock: 1 },
+    status: 400,
+    errorPath: "body.name",
+  },
+  {
+    // An unescaped control character is not JSON: refused as malformed before any schema.
+    name: "product: a raw NUL byte in the JSON text",
+    method: "POST",
+    path: "/products",
+    token: admin,
+    raw: '{"name":"a\u0000b","price":1,"stock":1}',
+    headers: { "content-type": "application/json" },
+    status: 400,
+  },
+  {
+    name: "coupon: lone surrogate in the name",
+    method: "POST",
+    path: "/coupons",
+    token: admin,
+    body: { name: "\ud800", discount: { type: "fixed", amount: 1 }, totalQuantity: 1 },
+    status: 400,
+    errorPath: "body.name",
+  },
+  {
+    name: "coupon: lone low surrogate after a valid pair",
+    method: "POST",
+    path: "/coupons",
+    token: admin,
+    body: { name: "\ud83d\ude00\ude00", discount: { type: "fixed", amount: 1 }, totalQuantity: 1 },
+    status: 400,
+    errorPath: "body.name",
+  },
+  {
+    name: "coupon: NUL in a nested field",
+    method: "POST",
+    path: "/coupons",
+    token: admin,
+    body: { name: "x", discount: { type: "fixed\u0000", amount: 1 }, totalQuantity: 1 },
+    status: 400,
+    errorPath: "body.discount.type",
+  },
+  {
+    name: "coupon: NUL in an unknown field's name",
+    method: "POST",
+    path: "/coupons",
+    token: admin,
+    body: { name: "x", discount: { type: "fixed", amount: 1 }, totalQuantity: 1, "a\u0000": 1 },
+    status: 400,
+    errorPath: "body.a\u0000",
+  },
+  {
+    name: "order: NUL in a product id",
+    method: "POST",
+    path: "/orders",
+    token: A,
+    body: order([line(1, `${product.id}\u0000`)]),
+    status: 400,
+    errorPath: "body.items.0.productId",
+  },
+  {
+    name: "wallet: lone surrogate in an unknown field",
+    method: "POST",
+    path: "/wallet/charges",
+    token: A,
+    body: { amount: 1, note: "\udfff" },
+    status: 400,
+    errorPath: "body.note",
+  },
+  {
+    name: "orders: NUL in the cursor",
+    method: "GET",
+    path: "/orders?cursor=%00",
+    token: A,
+    status: 400,
+    errorPath: "query.cursor",
+  },
+  {
+    name: "orders: NUL in the limit",
+    method: "GET",
+    path: "/orders?limit=1%00",
+    token: A,
+    status: 400,
+    errorPath: "query.limit",
+  },
+  { name: "product: NUL as the id", method: "GET", path: "/products/%00", token: A, status: 404 },
+  {
+    name: "order: NUL in the id",
+    method: "GET",
+    path: `/orders/${bobsOrder.orderId}%00`,
+    token: A,
+    status: 404,
+  },
+  {
+    name: "coupon: request for a coupon id with NUL",
+    method: "POST",
+    path: `/coupons/${coupon.id}%00/issue-requests`,
+    token: A,
+    status: 404,
+  },
   // routing
   { name: "unknown route", method: "GET", path: "/nope", token: A, status: 404 },
   { name: "wrong method", method: "DELETE", path: "/orders", token: A, status: 404 },
@@ -612,6 +729,12 @@ Deno.test(
               assert.equal(typeof e.path, "string");
               assert.equal(typeof e.message, "string");
             }
+          }
+          if (c.errorPath !== undefined) {
+            assert.ok(
+              res.body.errors.some((e: { path: string }) => e.path === c.errorPath),
+              `errors name ${JSON.stringify(c.errorPath)}: ${JSON.stringify(res.body.errors)}`,
+            );
           }
           if (c.status === 401) assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
           assert.deepEqual(await rowCounts(sql), before, "no table changed");

@@ -1,7 +1,8 @@
 /**
  * Property-based HTTP fuzzing (fast-check) against every route of the real app and database:
  * random methods, paths, headers, tokens and bodies never produce a 5xx, and a 4xx never changes
- * a table. Seeded and repeatable: FUZZ_SEED=<n> replays a run; a failure prints its seed.
+ * a table. Generated strings include NUL and unpaired UTF-16 surrogates, which Postgres cannot
+ * store. Seeded and repeatable: FUZZ_SEED=<n> replays a run; a failure prints its seed.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -9,6 +10,19 @@ import { adminToken, api, newUser, rowCounts } from "../helpers/api.ts";
 import { db, real } from "../helpers/stack.ts";
 
 const seed = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 2 ** 31);
+
+/** What Postgres refuses (NUL) or cannot encode (lone surrogates; "\ud800\udc00" is a pair). */
+const UNSTORABLE = ["\u0000", "\ud800", "\udbff", "\udc00", "\udfff"];
+/** One character of a generated string: any of U+0000-U+00FF, often an unstorable one. */
+const unit = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: "binary-ascii", minLength: 1, maxLength: 1 }) },
+  { weight: 1, arbitrary: fc.constantFrom(...UNSTORABLE) },
+);
+/** Strings for JSON bodies: JSON.stringify escapes the surrogates, JSON.parse restores them. */
+const text = (maxLength?: number) => fc.string({ unit, maxLength });
+/** Strings for URLs: no lone surrogates, as a URL cannot carry them (NUL is %00). */
+const urlText = fc.string({ unit: "binary-ascii" });
+const unstorable = (s: string) => s.includes("\0") || !s.isWellFormed();
 
 Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real, async () => {
   const sql = db(4);
@@ -30,6 +44,8 @@ Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real
       "not-a-uuid",
       "' or 1=1 --",
       "%00",
+      "\u0000",
+      "a\u0000b",
       "..",
       "",
     ];
@@ -52,7 +68,7 @@ Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real
         .map(([a, b]) => a + encodeURIComponent(b)),
       fc.constantFrom(...ids).map((id) => `/coupons/${encodeURIComponent(id)}/issue-requests`),
       fc.webPath(),
-      fc.tuple(fc.constantFrom("/orders?", "/orders?limit=", "/orders?cursor="), fc.string())
+      fc.tuple(fc.constantFrom("/orders?", "/orders?limit=", "/orders?cursor="), urlText)
         .map(([a, b]) => a + encodeURIComponent(b)),
     );
     const token = fc.oneof(
@@ -64,29 +80,29 @@ Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real
     );
     const body = fc.oneof(
       fc.constant(undefined),
-      fc.json({ maxDepth: 3 }),
-      fc.string({ maxLength: 200 }),
+      fc.json({ maxDepth: 3, stringUnit: unit }),
+      text(200),
       fc.record({
         items: fc.array(
           fc.record({
-            productId: fc.constantFrom(...ids),
+            productId: fc.oneof(fc.constantFrom(...ids), text()),
             quantity: fc.integer({ min: -5, max: 2000 }),
           }),
           { maxLength: 3 },
         ),
-        userCouponId: fc.option(fc.constantFrom(...ids), { nil: undefined }),
+        userCouponId: fc.option(fc.oneof(fc.constantFrom(...ids), text()), { nil: undefined }),
       }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
       fc.record({
         amount: fc.oneof(
           fc.integer({ min: -10, max: 0 }),
           fc.double(),
-          fc.string(),
+          text(),
           fc.constant(2e9),
         ),
-        name: fc.string(),
+        name: text(),
         price: fc.integer({ min: -5, max: 5 }),
         stock: fc.constant(-1),
-        discount: fc.anything(),
+        discount: fc.anything({ stringUnit: unit }),
         totalQuantity: fc.integer({ min: -1, max: 0 }),
       }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
     );
@@ -136,3 +152,61 @@ Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real
     await sql.end();
   }
 });
+
+Deno.test(
+  `api fuzz: an unstorable string is a 400 naming its field (seed ${seed})`,
+  real,
+  async () => {
+    const sql = db(2);
+    try {
+      const { call } = api(sql);
+      const admin = adminToken();
+      const write = fc.oneof(
+        fc.record({
+          path: fc.constant("/products"),
+          body: fc.record({ name: text(12), price: fc.constant(1), stock: fc.constant(1) }),
+          field: fc.constant(["name"]),
+        }),
+        fc.record({
+          path: fc.constant("/coupons"),
+          body: fc.record({
+            name: text(12),
+            discount: fc.record({ type: fc.constant("fixed"), amount: fc.constant(1) }),
+            totalQuantity: fc.constant(1),
+          }),
+          field: fc.constant(["name"]),
+        }),
+        // A nested field whose value is otherwise valid: the check is not only top-level.
+        fc.tuple(text(12), fc.constantFrom(...UNSTORABLE)).map(([name, bad]) => ({
+          path: "/coupons",
+          body: { name, discount: { type: `fixed${bad}`, amount: 1 }, totalQuantity: 1 },
+          field: ["discount", "type"],
+        })),
+      );
+      await fc.assert(
+        fc.asyncProperty(write, async ({ path, body, field }) => {
+          // deno-lint-ignore no-explicit-any
+          const value = field.reduce((o: any, k) => o[k], body) as string;
+          const before = await rowCounts(sql);
+          const res = await call("POST", path, { token: admin, body });
+          const what = `${path} ${JSON.stringify(body)}: ${res.status} ${JSON.stringify(res.body)}`;
+          if (!unstorable(value)) {
+            assert.ok(res.status === 201 || res.status === 400, what);
+            return;
+          }
+          assert.equal(res.status, 400, what);
+          assert.match(res.headers.get("content-type") ?? "", /problem\+json/);
+          const fieldPath = ["body", ...field].join(".");
+          assert.ok(
+            res.body.errors.some((e: { path: string }) => e.path === fieldPath),
+            `names ${fieldPath}: ${what}`,
+          );
+          assert.deepEqual(await rowCounts(sql), before, `a 400 changed a table: ${what}`);
+        }),
+        { seed, numRuns: Math.ceil(Number(Deno.env.get("FUZZ_RUNS") ?? 300) / 3) },
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+);

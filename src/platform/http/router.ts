@@ -7,20 +7,33 @@ import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem, validationProblem } from "./problem.ts";
+import { unstorableStrings } from "./strings.ts";
 
-/** A route group: OpenAPI-described routes, validated by their zod schemas. */
+/**
+ * A route group: OpenAPI-described routes, validated by their zod schemas. Every validated input
+ * (body, query, path, headers) is also checked for strings the database cannot store (NUL, lone
+ * surrogates; see strings.ts), so each route, present or future, refuses them with a 400 naming
+ * the field instead of failing in Postgres with a 500.
+ */
 export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
-      if (result.success) return;
       const target = result.target === "json" ? "body" : result.target;
-      return validationProblem(
-        c,
-        result.error.issues.map((i) => ({
-          path: [target, ...i.path.map(String)].join("."),
-          message: i.message,
-        })),
-      );
+      // `data` is what the handler would get on success (so exactly what would be written), and
+      // on failure @hono/zod-validator passes the raw input too (its Hook type says so; this
+      // package's narrower type omits it), so the bad field is named beside the schema's issues.
+      const data = "data" in result ? result.data : undefined;
+      const unstorable = unstorableStrings(data, target);
+      if (target === "param" && unstorable.length > 0) {
+        // Consistent with ids that are not UUIDs: such a path names nothing that exists.
+        throw new HttpProblem(404, `Nothing exists at ${c.req.path}`);
+      }
+      if (result.success && unstorable.length === 0) return;
+      const issues = result.success ? [] : result.error.issues.map((i) => ({
+        path: [target, ...i.path.map(String)].join("."),
+        message: i.message,
+      }));
+      return validationProblem(c, [...issues, ...unstorable]);
     },
   });
 }
