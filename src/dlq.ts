@@ -2,9 +2,12 @@
  * `deno task dlq list <topic>` shows the dead letters of a topic with their error headers;
  * `deno task dlq replay <topic> [--id <event id> ...]` sends them back to their origin topic with
  * their original key, value, headers and event id. The consumers' inbox makes a replay of an
- * event that was already applied a no-op, so replaying is always safe.
+ * event that was already applied a no-op, so replaying is always safe. Each replay is recorded
+ * (`dead_letter_replays`): a replay of "all" skips what was replayed before; naming ids sends
+ * those again.
  */
 import { config } from "./platform/config.ts";
+import { connect, type Sql } from "./platform/db.ts";
 import { type Kafka, kafkaClient, keyedProducer } from "./platform/kafka.ts";
 import { readTopic, type TopicRecord } from "./platform/read_topic.ts";
 import { dlqTopicFor } from "./events/topics.ts";
@@ -24,9 +27,22 @@ export interface DeadLetter {
 
 const dlqName = (topic: string) => topic.endsWith(".dlq") ? topic : dlqTopicFor(topic);
 
-/** Every dead letter of `topic` (the origin topic or its `.dlq`). */
+/**
+ * Every dead letter of `topic` (the origin topic or its `.dlq`), one per origin record: a copy
+ * produced again after a crash during the first produce (see platform/dead_letter.ts) is
+ * collapsed into the first.
+ */
 export async function listDeadLetters(kafka: Kafka, topic: string): Promise<DeadLetter[]> {
-  const records = await readTopic(kafka, dlqName(topic));
+  const seen = new Set<string>();
+  const records = (await readTopic(kafka, dlqName(topic))).filter((r) => {
+    const h = r.headers;
+    const origin = `${h["dlq.group"]}|${h["dlq.origin.topic"]}|${h["dlq.origin.partition"]}|${
+      h["dlq.origin.offset"]
+    }`;
+    if (seen.has(origin)) return false;
+    seen.add(origin);
+    return true;
+  });
   return records.map((r) => ({
     dlqPartition: r.partition,
     dlqOffset: r.offset,
@@ -46,16 +62,27 @@ export async function listDeadLetters(kafka: Kafka, topic: string): Promise<Dead
 }
 
 /**
- * Re-produces dead letters (all, or those whose event id is in `ids`) to their origin topic,
- * without the dlq.* headers. Returns what was replayed.
+ * Re-produces dead letters to their origin topic, without the dlq.* headers: those whose event id
+ * is in `ids`, or else every one not replayed before. Returns what was replayed.
  */
 export async function replayDeadLetters(
   kafka: Kafka,
+  sql: Sql,
   topic: string,
   ids?: string[],
 ): Promise<DeadLetter[]> {
   const all = await listDeadLetters(kafka, topic);
-  const chosen = ids?.length ? all.filter((d) => d.id && ids.includes(d.id)) : all;
+  let chosen: DeadLetter[];
+  if (ids?.length) {
+    chosen = all.filter((d) => d.id && ids.includes(d.id));
+  } else {
+    const done = new Set(
+      (await sql<{ at: string }[]>`
+        select dlq_partition || '@' || dlq_offset as at from dead_letter_replays
+        where dlq_topic = ${dlqName(topic)}`).map((r) => r.at),
+    );
+    chosen = all.filter((d) => !done.has(`${d.dlqPartition}@${d.dlqOffset}`));
+  }
   if (chosen.length === 0) return [];
   const producer = kafka.producer(keyedProducer);
   await producer.connect();
@@ -69,6 +96,10 @@ export async function replayDeadLetters(
         acks: -1,
         messages: [{ key: d.record.key, value: d.record.value, headers }],
       });
+      await sql`
+        insert into dead_letter_replays (dlq_topic, dlq_partition, dlq_offset, event_id)
+        values (${dlqName(topic)}, ${d.dlqPartition}, ${d.dlqOffset}, ${d.id ?? null})
+        on conflict (dlq_topic, dlq_partition, dlq_offset) do update set replayed_at = now()`;
     }
   } finally {
     await producer.disconnect();
@@ -88,7 +119,8 @@ if (import.meta.main) {
     );
     Deno.exit(64);
   }
-  const kafka = kafkaClient(config().kafkaBrokers, "dlq-cli");
+  const cfg = config();
+  const kafka = kafkaClient(cfg.kafkaBrokers, "dlq-cli");
   if (cmd === "list") {
     const letters = await listDeadLetters(kafka, topic);
     for (const d of letters) {
@@ -104,8 +136,15 @@ if (import.meta.main) {
     }
     console.error(`${letters.length} dead letter(s) on ${dlqName(topic)}`);
   } else {
-    const replayed = await replayDeadLetters(kafka, topic, ids);
-    for (const d of replayed) console.log(`replayed ${d.id} (${d.eventType}) to ${d.origin.topic}`);
-    console.error(`${replayed.length} dead letter(s) replayed`);
+    const sql = connect(cfg.databaseUrl, { max: 1, applicationName: "dlq-cli" });
+    try {
+      const replayed = await replayDeadLetters(kafka, sql, topic, ids);
+      for (const d of replayed) {
+        console.log(`replayed ${d.id} (${d.eventType}) to ${d.origin.topic}`);
+      }
+      console.error(`${replayed.length} dead letter(s) replayed`);
+    } finally {
+      await sql.end();
+    }
   }
 }

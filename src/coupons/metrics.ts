@@ -1,4 +1,7 @@
-/** FCFS gauge, refreshed in the background by the API (see platform/metrics.ts refreshDbGauges), never at scrape time: PENDING requests per coupon (coupons with any pending). */
+/**
+ * FCFS gauge: PENDING requests per coupon (coupons with any pending). Refreshed in the background
+ * by the API (`refreshDbGauges`), never on the scrape path.
+ */
 import { dbGauge } from "../platform/metrics.ts";
 
 export const registerCouponMetrics = dbGauge({

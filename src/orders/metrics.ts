@@ -1,4 +1,7 @@
-/** Saga gauges, read from the orders table at scrape time: orders by state, oldest PENDING. */
+/**
+ * Saga gauges from the orders table: orders by state, oldest PENDING. Refreshed in the background
+ * by the API (`refreshDbGauges`), never on the scrape path.
+ */
 import type { Sql } from "../platform/db.ts";
 import { dbGauge } from "../platform/metrics.ts";
 

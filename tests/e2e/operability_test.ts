@@ -257,7 +257,7 @@ Deno.test(
       // The fix: the missing row appears. Replay by id: issued once.
       await sys
         .sql`insert into coupon_requests (id, coupon_id, user_id) values (${requestId}, ${couponId}, ${user.id})`;
-      const replayed = await replayDeadLetters(kafka, topic, [eventId]);
+      const replayed = await replayDeadLetters(kafka, sys.sql, topic, [eventId]);
       assert.deepEqual(replayed.map((d) => d.id), [eventId]);
       await waitFor(async () => {
         const [r] = await sys.sql`select status from coupon_requests where id = ${requestId}`;
@@ -265,7 +265,7 @@ Deno.test(
       }, { timeoutMs: 30_000, what: "the replayed request to be issued" });
 
       // Replaying the same dead letter again changes nothing: the inbox has its id.
-      await replayDeadLetters(kafka, topic, [eventId]);
+      await replayDeadLetters(kafka, sys.sql, topic, [eventId]);
       const marker = await sys.call("POST", `/coupons/${couponId}/issue-requests`, {
         token: (await sys.user()).token,
       });

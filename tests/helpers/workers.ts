@@ -18,6 +18,12 @@ interface Running {
 
 export class Workers {
   #running = new Map<string, Running>();
+  #env: Record<string, string>;
+
+  /** `env`: extra environment for every worker (e.g. a DATABASE_URL of the test's own). */
+  constructor(env: Record<string, string> = {}) {
+    this.#env = env;
+  }
 
   /** Starts `names` (default: all five) and waits until each says it is consuming. */
   async start(...names: string[]): Promise<void> {
@@ -32,7 +38,7 @@ export class Workers {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", WORKER_TS, name],
       // Port 0: any free port, so tests never collide with a `deno task dev` on this machine.
-      env: { LOG_LEVEL: "info", WORKER_PORT: "0" },
+      env: { LOG_LEVEL: "info", WORKER_PORT: "0", ...this.#env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
