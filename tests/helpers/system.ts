@@ -30,10 +30,12 @@ export interface System {
   close(): Promise<void>;
 }
 
-export async function system(opts: { workers?: boolean; pool?: number } = {}): Promise<System> {
+export async function system(
+  opts: { workers?: boolean; pool?: number; workerEnv?: Record<string, string> } = {},
+): Promise<System> {
   const sql = db(opts.pool ?? 20);
   const { call } = api(sql);
-  const workers = new Workers();
+  const workers = new Workers(opts.workerEnv);
   if (opts.workers ?? true) await workers.start();
   const admin = adminToken();
   const scope = { productIds: [] as string[], couponIds: [] as string[], userIds: [] as string[] };
