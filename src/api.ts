@@ -18,7 +18,13 @@ if (!cfg.authJwtSecret) {
 // 8 3.7k/s, 16 3.4k/s, 32 3.3k/s): more backends only contend for the same cores.
 const sql = connect(cfg.databaseUrl, { max: 8, applicationName: "api" });
 const readiness = apiReadiness(cfg, sql);
-const app = createApp({ sql, jwtSecret: cfg.authJwtSecret, log, checks: readiness.checks });
+const app = createApp({
+  sql,
+  jwtSecret: cfg.authJwtSecret,
+  log,
+  checks: readiness.checks,
+  orderDeadlineMs: cfg.orderDeadlineMs,
+});
 // The database gauges of GET /metrics are read in the background over one connection of their
 // own, so scrapes cost no query and the refreshes never take a connection from the pool above.
 const gaugeSql = connect(cfg.databaseUrl, { max: 1, applicationName: "api-gauges" });

@@ -44,6 +44,8 @@ export interface AppDeps {
   log: Logger;
   /** Readiness checks beyond the database (Kafka, the relay); see src/readiness.ts. */
   checks?: Record<string, Check>;
+  /** ORDER_DEADLINE_MS: how long a new order may stay PENDING. @default 30000 */
+  orderDeadlineMs?: number;
 }
 
 /**
@@ -57,7 +59,9 @@ export function registerApiGauges(sql: Sql): void {
   registerCouponMetrics(sql);
 }
 
-export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAPIHono<AppEnv> {
+export function createApp(
+  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000 }: AppDeps,
+): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
   app.notFound(notFound);
@@ -87,7 +91,7 @@ export function createApp({ sql, jwtSecret, log, checks = {} }: AppDeps): OpenAP
   app.route("/", productRoutes(sql));
   app.route("/", couponRoutes(sql));
   app.route("/", walletRoutes(sql));
-  app.route("/", orderRoutes(sql));
+  app.route("/", orderRoutes(sql, orderDeadlineMs));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -10,6 +10,7 @@ import { logger, setLogLevel } from "./platform/log.ts";
 import { type RunningService, runService, type Service } from "./platform/consumer.ts";
 import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
 import { serveOps } from "./platform/ops_server.ts";
+import { repeat } from "./platform/repeat.ts";
 import { groupLag } from "./platform/lag.ts";
 import { consumerLag } from "./platform/metrics.ts";
 import { couponIssuer } from "./coupons/issuer.ts";
@@ -51,6 +52,8 @@ if (import.meta.main) {
   const sql = connect(cfg.databaseUrl, { max: cfg.topicPartitions + 1, applicationName: name });
   const kafka = kafkaClient(cfg.kafkaBrokers, name);
   let running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
+  // The service's periodic jobs (deadline sweeps); safe with several instances of the service.
+  const stopJobs = (service.jobs?.(sql, cfg, log) ?? []).map((job) => repeat(job, log));
   const stopRetention = scheduleRetention(
     [retentionJobs.inbox(sql, service.group, cfg.inboxRetentionHours)],
     log,
@@ -89,6 +92,7 @@ if (import.meta.main) {
     log.info("shutting down");
     stopRetention();
     clearInterval(lagTimer);
+    await Promise.all(stopJobs.map((stopJob) => stopJob()));
     await running.stop().catch((err) => log.error("stop failed", { error: err }));
     await admin.disconnect().catch(() => {});
     await ops.shutdown();

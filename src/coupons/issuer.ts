@@ -3,11 +3,13 @@
  * partition in the order they were accepted, and this handler grants them in that order while
  * stock lasts. One coupon per user is a unique constraint (user_coupons), not only a check.
  */
-import type { Tx } from "../platform/db.ts";
+import type { Sql, Tx } from "../platform/db.ts";
 import type { DecodedEvent, Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { type PayloadOf, type Publishable, toOutbox } from "../events/catalog.ts";
+import { type PayloadOf, publish, type Publishable, toOutbox } from "../events/catalog.ts";
+import { consumerMetrics } from "../platform/metrics.ts";
+import { couponRequestTimeouts } from "./metrics.ts";
 import { appendEvents } from "../platform/outbox.ts";
 import { topicFor } from "../events/topics.ts";
 
@@ -55,6 +57,13 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
     }
     const pending = new Set(pendingRows.map((r) => r.id));
     const todo = requests.filter((r) => pending.delete(r.payload.requestId)); // offset order, once
+    if (todo.length < requests.length) {
+      // Decided already: a replay from the DLQ, or a request the deadline sweep rejected.
+      consumerMetrics.late.inc(
+        { group: "coupon-issuer", type: "CouponIssueRequested", why: "decided" },
+        requests.length - todo.length,
+      );
+    }
     const room = coupon.expired ? 0 : Math.max(0, coupon.total - coupon.issued);
     const grant = todo.slice(0, room);
     const reject = todo.slice(room);
@@ -120,9 +129,66 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
   }
 }
 
+/**
+ * Rejects with TIMEOUT the requests still PENDING `deadlineMs` after they were made, but only
+ * those the issuer has passed over: a later request (by creation) of the same coupon is decided
+ * already, so this one's event was dead-lettered or lost, not queued. A backlog is never rejected
+ * by the clock, and FCFS order stays exact. Runs under the same coupon row lock as issuance
+ * (taken with `skip locked`, in id order: a coupon being issued is swept next round), so several
+ * issuer instances may sweep at once. Returns how many requests it rejected.
+ */
+export async function sweepPassedOverRequests(
+  sql: Sql,
+  log: Logger,
+  deadlineMs: number,
+  batch = 500,
+): Promise<number> {
+  const overdue = sql`
+    r.status = 'PENDING' and r.created_at < now() - make_interval(secs => ${deadlineMs / 1000})
+    and exists (
+      select 1 from coupon_requests later
+      where later.coupon_id = r.coupon_id and later.status <> 'PENDING'
+        and later.created_at > r.created_at)`;
+  return await sql.begin(async (tx) => {
+    const candidates = await tx<{ coupon_id: string }[]>`
+      select distinct r.coupon_id from coupon_requests r where ${overdue} limit ${batch}`;
+    if (candidates.length === 0) return 0;
+    const locked = await tx<{ id: string }[]>`
+      select id from coupons where id = any(${candidates.map((c) => c.coupon_id)}::uuid[])
+      order by id for no key update skip locked`;
+    if (locked.length === 0) return 0;
+    const rejected = await tx<{ id: string; coupon_id: string; user_id: string }[]>`
+      update coupon_requests r set status = 'REJECTED', reason = 'TIMEOUT', updated_at = now()
+      where r.id in (
+        select r.id from coupon_requests r
+        where r.coupon_id = any(${locked.map((c) => c.id)}::uuid[]) and ${overdue}
+        order by r.id limit ${batch}
+      )
+      returning r.id, r.coupon_id, r.user_id`;
+    if (rejected.length === 0) return 0;
+    await publish(
+      tx,
+      rejected.map((r) => ({
+        type: "CouponIssueRejected" as const,
+        payload: { requestId: r.id, couponId: r.coupon_id, userId: r.user_id, reason: "TIMEOUT" },
+      })),
+    );
+    couponRequestTimeouts.inc(rejected.length);
+    for (const r of rejected) {
+      log.info("coupon request timed out", { requestId: r.id, couponId: r.coupon_id });
+    }
+    return rejected.length;
+  });
+}
+
 export const couponIssuer: Service = {
   group: "coupon-issuer",
   topics: [topicFor("coupon-issue")],
   types: ["CouponIssueRequested"],
   apply: decideRequests,
+  jobs: (sql, cfg, log) => [{
+    name: "coupon request deadline sweep",
+    everyMs: Math.min(1000, Math.max(100, Math.round(cfg.couponRequestDeadlineMs / 10))),
+    run: () => sweepPassedOverRequests(sql, log, cfg.couponRequestDeadlineMs),
+  }],
 };

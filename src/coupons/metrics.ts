@@ -2,7 +2,15 @@
  * FCFS gauge: PENDING requests per coupon (coupons with any pending). Refreshed in the background
  * by the API (`refreshDbGauges`), never on the scrape path.
  */
-import { dbGauge } from "../platform/metrics.ts";
+import client from "prom-client";
+import { dbGauge, registry } from "../platform/metrics.ts";
+
+/** FCFS requests the issuer's deadline sweep rejected (passed over, then past the deadline). */
+export const couponRequestTimeouts = new client.Counter({
+  name: "coupon_request_timeouts_total",
+  help: "FCFS requests rejected with TIMEOUT: passed over by the issuer, then past the deadline",
+  registers: [registry],
+});
 
 export const registerCouponMetrics = dbGauge({
   name: "coupon_requests_pending",

@@ -9,12 +9,27 @@ import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
+import { consumerMetrics } from "../platform/metrics.ts";
 
 async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userId, userCouponId } = event.payload as PayloadOf<"OrderCreated">;
+  const { orderId, userId, userCouponId, deadlineAt } = event.payload as PayloadOf<"OrderCreated">;
   if (!userCouponId) return;
-  const [existing] = await tx`select status from coupon_redemptions where order_id = ${orderId}`;
-  if (existing) return;
+  const [step] = await tx<{ status: string | null; expired: boolean }[]>`
+    select (select status from coupon_redemptions where order_id = ${orderId}) as status,
+           coalesce(now() >= ${deadlineAt ?? null}::timestamptz, false) as expired`;
+  if (step.status) {
+    consumerMetrics.late.inc({ group: "coupon-redeemer", type: event.type, why: "decided" });
+    return;
+  }
+  if (step.expired) {
+    // The saga gives up on the order at its deadline: using the coupon now would be undone.
+    await tx`
+      insert into coupon_redemptions (order_id, user_coupon_id, status)
+      values (${orderId}, ${userCouponId}, 'CANCELLED')`;
+    consumerMetrics.late.inc({ group: "coupon-redeemer", type: event.type, why: "expired" });
+    log.info("order past its deadline; coupon not used", { orderId, userCouponId });
+    return;
+  }
 
   const [usable] = await tx<{ id: string }[]>`
     update user_coupons uc set status = 'USED', order_id = ${orderId}, used_at = now()

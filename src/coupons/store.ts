@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { Discount, publish, toOutbox } from "../events/catalog.ts";
+import { Discount, publish, RejectReason, toOutbox } from "../events/catalog.ts";
 import { outboxInsert } from "../platform/outbox.ts";
 
 export const NewCoupon = z.strictObject({
@@ -29,7 +29,7 @@ export const CouponRequest = z.object({
   requestId: z.uuid(),
   couponId: z.uuid(),
   status: z.enum(["PENDING", "ISSUED", "REJECTED"]),
-  reason: z.enum(["SOLD_OUT", "EXPIRED"]).optional(),
+  reason: RejectReason.optional(),
   userCouponId: z.uuid().optional(),
 }).meta({ id: "CouponRequest" });
 export type CouponRequest = z.infer<typeof CouponRequest>;

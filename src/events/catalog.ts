@@ -22,6 +22,14 @@ export type Discount = z.infer<typeof Discount>;
 export const FailureReason = z.enum(["OUT_OF_STOCK", "COUPON_UNAVAILABLE", "INSUFFICIENT_BALANCE"]);
 export type FailureReason = z.infer<typeof FailureReason>;
 
+/** Why an order was cancelled: a step's failure, or its deadline passed first. */
+export const CancelReason = z.enum([...FailureReason.options, "TIMEOUT"]);
+export type CancelReason = z.infer<typeof CancelReason>;
+
+/** Why an FCFS request was rejected. */
+export const RejectReason = z.enum(["SOLD_OUT", "EXPIRED", "TIMEOUT"]);
+export type RejectReason = z.infer<typeof RejectReason>;
+
 const OrderLine = z.object({
   productId: id,
   quantity: z.number().int().min(1),
@@ -81,13 +89,9 @@ export const EVENTS = {
     aggregate: "coupon-issue",
     version: 1,
     key: (p) => p.couponId,
-    description: "The issuer rejected the request (sold out or expired).",
-    schema: z.object({
-      requestId: id,
-      couponId: id,
-      userId,
-      reason: z.enum(["SOLD_OUT", "EXPIRED"]),
-    }),
+    description:
+      "The issuer rejected the request (sold out, expired, or passed over past its deadline).",
+    schema: z.object({ requestId: id, couponId: id, userId, reason: RejectReason }),
   }),
   WalletCharged: event({
     aggregate: "wallet",
@@ -109,6 +113,9 @@ export const EVENTS = {
       totalAmount: money,
       discountAmount: money,
       paymentAmount: money,
+      // When the saga gives up on the order; a participant that sees it passed skips its step.
+      // Optional: events written before deadlines existed have none.
+      deadlineAt: z.iso.datetime({ offset: true }).optional(),
     }),
   }),
   OrderConfirmed: event({
@@ -122,8 +129,9 @@ export const EVENTS = {
     aggregate: "order",
     version: 1,
     key: (p) => p.orderId,
-    description: "A step failed; participants undo their step (or never do it).",
-    schema: z.object({ orderId: id, userId, reason: FailureReason }),
+    description:
+      "A step failed or the deadline passed; participants undo their step (or never do it).",
+    schema: z.object({ orderId: id, userId, reason: CancelReason }),
   }),
   InventoryReserved: event({
     aggregate: "inventory",

@@ -9,6 +9,7 @@ import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
+import { consumerMetrics } from "../platform/metrics.ts";
 
 interface Line {
   productId: string;
@@ -16,10 +17,22 @@ interface Line {
 }
 
 async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, items } = event.payload as PayloadOf<"OrderCreated">;
-  const [existing] =
-    await tx`select status from inventory_reservations where order_id = ${orderId}`;
-  if (existing) return; // reserved already, or cancelled before we got here
+  const { orderId, items, deadlineAt } = event.payload as PayloadOf<"OrderCreated">;
+  const [step] = await tx<{ status: string | null; expired: boolean }[]>`
+    select (select status from inventory_reservations where order_id = ${orderId}) as status,
+           coalesce(now() >= ${deadlineAt ?? null}::timestamptz, false) as expired`;
+  if (step.status) {
+    // Reserved already, or cancelled before we got here (e.g. a replay after a timeout).
+    consumerMetrics.late.inc({ group: "inventory", type: event.type, why: "decided" });
+    return;
+  }
+  if (step.expired) {
+    // The saga gives up on the order at its deadline: reserving now would only be undone.
+    await tx`insert into inventory_reservations (order_id, status) values (${orderId}, 'CANCELLED')`;
+    consumerMetrics.late.inc({ group: "inventory", type: event.type, why: "expired" });
+    log.info("order past its deadline; nothing reserved", { orderId });
+    return;
+  }
 
   const lines: Line[] = items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
   const ids = lines.map((l) => l.productId);

@@ -2,8 +2,17 @@
  * Saga gauges from the orders table: orders by state, oldest PENDING. Refreshed in the background
  * by the API (`refreshDbGauges`), never on the scrape path.
  */
+import client from "prom-client";
 import type { Sql } from "../platform/db.ts";
-import { dbGauge } from "../platform/metrics.ts";
+import { dbGauge, registry } from "../platform/metrics.ts";
+
+/** Orders the deadline sweep cancelled, by each required step that had not succeeded. */
+export const orderTimeouts = new client.Counter({
+  name: "saga_order_timeouts_total",
+  help: "Orders cancelled with TIMEOUT, counted once per required step that had not succeeded",
+  labelNames: ["missing_step"] as const,
+  registers: [registry],
+});
 
 const ordersByState = dbGauge({
   name: "orders",

@@ -14,7 +14,8 @@ const ListQuery = z.strictObject({
   cursor: z.uuid().optional(),
 });
 
-export function orderRoutes(sql: Sql) {
+/** `deadlineMs`: ORDER_DEADLINE_MS, how long a new order may stay PENDING. */
+export function orderRoutes(sql: Sql, deadlineMs: number) {
   const app = router();
 
   app.openapi(
@@ -41,11 +42,14 @@ export function orderRoutes(sql: Sql) {
       const trace = c.get("traceparent");
       // Without a key, placeOrder's single write statement is the transaction.
       const placed = key === undefined
-        ? await placeOrder(sql, user.id, input, trace)
+        ? await placeOrder(sql, user.id, input, deadlineMs, trace)
         : (await withIdempotency(
           sql,
           { userId: user.id, route: "POST /orders", key, body: input },
-          async (tx) => ({ status: 202, body: await placeOrder(tx, user.id, input, trace) }),
+          async (tx) => ({
+            status: 202,
+            body: await placeOrder(tx, user.id, input, deadlineMs, trace),
+          }),
         )).body;
       return c.json(placed, 202, { location: `/orders/${placed.orderId}` });
     },

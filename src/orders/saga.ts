@@ -3,15 +3,22 @@
  * decides: CONFIRMED when every required step succeeded (coupon only if the order has one),
  * CANCELLED with the first failure as cancelReason otherwise, emitting OrderConfirmed or
  * OrderCancelled. Replies of one order arrive on three topics, possibly at once; the order row
- * lock serialises them.
+ * lock serialises them. An order still PENDING at its deadline is cancelled with TIMEOUT by a
+ * sweep (`sweepOverdueOrders`); a reply that arrives after that only records its step, and the
+ * participant undoes its own work on OrderCancelled like for any other cancellation.
  */
-import type { Tx } from "../platform/db.ts";
+import type { Sql, Tx } from "../platform/db.ts";
 import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
-import { type FailureReason, publish } from "../events/catalog.ts";
+import { type FailureReason, publish, type Publishable } from "../events/catalog.ts";
+import { orderTimeouts } from "./metrics.ts";
+import { consumerMetrics } from "../platform/metrics.ts";
 import { topicFor } from "../events/topics.ts";
 
 type Step = "inventory" | "coupon" | "payment";
+
+const requiredSteps = (hasCoupon: boolean): Step[] =>
+  hasCoupon ? ["inventory", "coupon", "payment"] : ["inventory", "payment"];
 
 function reply(step: Step, ok: boolean) {
   return async (tx: Tx, event: DecodedEvent, log: Logger): Promise<void> => {
@@ -23,7 +30,11 @@ function reply(step: Step, ok: boolean) {
       insert into order_steps (order_id, step, ok, reason)
       values (${orderId}, ${step}, ${ok}, ${reason ?? null})
       on conflict (order_id, step) do nothing`;
-    if (order.status !== "PENDING") return; // decided already; participants compensate on their own
+    if (order.status !== "PENDING") {
+      // Decided already (e.g. timed out): participants compensate on their own.
+      consumerMetrics.late.inc({ group: "order-saga", type: event.type, why: "decided" });
+      return;
+    }
 
     if (!ok) {
       await tx`
@@ -36,9 +47,7 @@ function reply(step: Step, ok: boolean) {
       log.info("order cancelled", { orderId, reason, step });
       return;
     }
-    const required: Step[] = order.user_coupon_id
-      ? ["inventory", "coupon", "payment"]
-      : ["inventory", "payment"];
+    const required = requiredSteps(order.user_coupon_id !== null);
     const steps = await tx<{ step: Step; ok: boolean }[]>`
       select step, ok from order_steps where order_id = ${orderId}`;
     const succeeded = new Set(steps.filter((s) => s.ok).map((s) => s.step));
@@ -51,6 +60,43 @@ function reply(step: Step, ok: boolean) {
     );
     log.info("order confirmed", { orderId });
   };
+}
+
+/**
+ * Cancels up to `batch` orders still PENDING past their deadline, with TIMEOUT, in one
+ * transaction with their OrderCancelled events; returns how many. Safe with several instances of
+ * order-saga: the overdue rows are locked in one statement in id order with `skip locked`, so
+ * two sweeps (or a sweep and a reply run) never wait on each other or take the same order. Cheap
+ * when nothing is overdue: the partial index `orders_pending_deadline` answers with no rows.
+ */
+export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Promise<number> {
+  return await sql.begin(async (tx) => {
+    const overdue = await tx<
+      { id: string; user_id: string; user_coupon_id: string | null; done: Step[] }[]
+    >`
+      with overdue as (
+        select id from orders
+        where status = 'PENDING' and deadline_at <= now()
+        order by id limit ${batch}
+        for no key update skip locked
+      )
+      update orders o set status = 'CANCELLED', cancel_reason = 'TIMEOUT', updated_at = now()
+      from overdue where o.id = overdue.id
+      returning o.id, o.user_id, o.user_coupon_id,
+        array(select step from order_steps s where s.order_id = o.id and s.ok) as done`;
+    if (overdue.length === 0) return 0;
+    const events: Publishable[] = overdue.map((o) => ({
+      type: "OrderCancelled",
+      payload: { orderId: o.id, userId: o.user_id, reason: "TIMEOUT" },
+    }));
+    await publish(tx, events);
+    for (const o of overdue) {
+      const missing = requiredSteps(o.user_coupon_id !== null).filter((s) => !o.done.includes(s));
+      for (const step of missing) orderTimeouts.inc({ missing_step: step });
+      log.info("order timed out", { orderId: o.id, missing });
+    }
+    return overdue.length;
+  });
 }
 
 /**
@@ -76,4 +122,10 @@ export const orderSaga: Service = {
       PaymentFailed: reply("payment", false),
     },
   }),
+  // A tenth of the deadline (100 ms .. 1 s): an order is cancelled at most that late.
+  jobs: (sql, cfg, log) => [{
+    name: "order deadline sweep",
+    everyMs: Math.min(1000, Math.max(100, Math.round(cfg.orderDeadlineMs / 10))),
+    run: () => sweepOverdueOrders(sql, log),
+  }],
 };

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { type Discount, toOutbox } from "../events/catalog.ts";
+import { CancelReason, type Discount, toOutbox } from "../events/catalog.ts";
 import { outboxInsert } from "../platform/outbox.ts";
 import { priceOrder } from "./pricing.ts";
 
@@ -32,7 +32,7 @@ export const Order = z.object({
   totalAmount: z.number().int(),
   discountAmount: z.number().int(),
   paymentAmount: z.number().int(),
-  cancelReason: z.string().optional(),
+  cancelReason: CancelReason.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).meta({ id: "Order" });
@@ -50,11 +50,16 @@ export type PlacedOrder = z.infer<typeof PlacedOrder>;
  * The write is one statement (a data-modifying CTE): one round trip, one implicit transaction.
  * The reads before it need no transaction with it: prices are a snapshot by definition, and a
  * user coupon never changes owner. Given a transaction (`tx`), everything runs inside it.
+ *
+ * The order's deadline (`deadlineMs` from now) is stored with it and carried by OrderCreated:
+ * the saga cancels it with TIMEOUT if it is still PENDING then, and a participant that meets the
+ * event after it skips its step. Both compare the one stored instant with the database clock.
  */
 export async function placeOrder(
   sql: Sql | Tx,
   userId: string,
   input: NewOrder,
+  deadlineMs: number,
   trace?: string,
 ): Promise<PlacedOrder> {
   const ids = input.items.map((i) => i.productId.toLowerCase());
@@ -99,18 +104,20 @@ export async function placeOrder(
   }));
   const amounts = priceOrder(lines, discount);
   const orderId = uuidv7();
+  const deadlineAt = new Date(Date.now() + deadlineMs).toISOString();
   const events = outboxInsert(
     sql,
     toOutbox([{
       type: "OrderCreated",
-      payload: { orderId, userId, items: lines, userCouponId, ...amounts },
+      payload: { orderId, userId, items: lines, userCouponId, ...amounts, deadlineAt },
     }], trace),
   );
   await sql`
     with o as (
-      insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount, payment_amount)
+      insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount,
+                          payment_amount, deadline_at)
       values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
-              ${amounts.discountAmount}, ${amounts.paymentAmount})
+              ${amounts.discountAmount}, ${amounts.paymentAmount}, ${deadlineAt})
     ), items as (
       insert into order_items (order_id, position, product_id, quantity, unit_price)
       select ${orderId}, position, product_id, quantity, unit_price
@@ -131,7 +138,7 @@ interface OrderRow {
   total_amount: number;
   discount_amount: number;
   payment_amount: number;
-  cancel_reason: string | null;
+  cancel_reason: CancelReason | null;
   created_at: Date;
   updated_at: Date;
   items: { productId: string; quantity: number; unitPrice: number }[];

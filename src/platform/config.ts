@@ -78,6 +78,16 @@ const VARIABLES = {
     default: "24",
     allowed: "an integer from 1 to 87600 (hours)",
   },
+  ORDER_DEADLINE_MS: {
+    schema: z.coerce.number().int().min(100).max(86_400_000),
+    default: "30000",
+    allowed: "an integer from 100 to 86400000 (ms an order may stay PENDING)",
+  },
+  COUPON_REQUEST_DEADLINE_MS: {
+    schema: z.coerce.number().int().min(100).max(86_400_000),
+    default: "60000",
+    allowed: "an integer from 100 to 86400000 (ms a passed-over coupon request may stay PENDING)",
+  },
   LOG_LEVEL: {
     schema: z.enum(["debug", "info", "warn", "error"]),
     default: "info",
@@ -105,6 +115,10 @@ export type Config = {
   inboxRetentionHours: number;
   /** Outbox rows and Idempotency-Keys older than this are purged. */
   outboxRetentionHours: number;
+  /** An order still PENDING this long after it was placed is cancelled with TIMEOUT. */
+  orderDeadlineMs: number;
+  /** A coupon request still PENDING this long, once a later one is decided, is REJECTED. */
+  couponRequestDeadlineMs: number;
 };
 
 /** A configuration value that is not allowed; the message names variable, value and rule. */
@@ -163,6 +177,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workerPort: p.WORKER_PORT,
     inboxRetentionHours: p.INBOX_RETENTION_HOURS,
     outboxRetentionHours: p.OUTBOX_RETENTION_HOURS,
+    orderDeadlineMs: p.ORDER_DEADLINE_MS,
+    couponRequestDeadlineMs: p.COUPON_REQUEST_DEADLINE_MS,
   };
 }
 

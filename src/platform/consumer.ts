@@ -18,6 +18,8 @@ import type { Consumer, Kafka, KafkaMessage, Producer } from "./kafka.ts";
 import { keyedProducer } from "./kafka.ts";
 import type { Sql, Tx } from "./db.ts";
 import type { Logger } from "./log.ts";
+import type { Config } from "./config.ts";
+import type { RepeatedJob } from "./repeat.ts";
 import { type DecodedEvent, decodeRecord } from "./decode_record.ts";
 import { deadLetterOnce } from "./dead_letter.ts";
 import { backoffMs, classifyError } from "./errors.ts";
@@ -44,6 +46,11 @@ export interface Service {
   /** Event types this service applies; any other type on its topics is skipped. */
   types: readonly string[];
   apply: RunHandler;
+  /**
+   * Periodic jobs of this service beside consumption (e.g. deadline sweeps), run by the worker.
+   * Each must be safe with several instances of the service running at once.
+   */
+  jobs?: (sql: Sql, cfg: Config, log: Logger) => RepeatedJob[];
 }
 
 /**

@@ -46,6 +46,13 @@ export const consumerMetrics = {
     labelNames: ["group", "topic"] as const,
     registers: [registry],
   }),
+  late: new client.Counter({
+    name: "consumer_late_events_total",
+    help: "Events applied as no-ops because their aggregate was decided already (e.g. a replay " +
+      "after a deadline) or their deadline had passed",
+    labelNames: ["group", "type", "why"] as const,
+    registers: [registry],
+  }),
   handlerSeconds: new client.Histogram({
     name: "consumer_handler_duration_seconds",
     help: "Time to apply one event (its share of its transaction), by group and event type",

@@ -8,11 +8,27 @@ import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer
 import type { Logger } from "../platform/log.ts";
 import { type PayloadOf, publish } from "../events/catalog.ts";
 import { topicFor } from "../events/topics.ts";
+import { consumerMetrics } from "../platform/metrics.ts";
 
 async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userId, paymentAmount: amount } = event.payload as PayloadOf<"OrderCreated">;
-  const [existing] = await tx`select status from payments where order_id = ${orderId}`;
-  if (existing) return;
+  const { orderId, userId, paymentAmount: amount, deadlineAt } = event
+    .payload as PayloadOf<"OrderCreated">;
+  const [step] = await tx<{ status: string | null; expired: boolean }[]>`
+    select (select status from payments where order_id = ${orderId}) as status,
+           coalesce(now() >= ${deadlineAt ?? null}::timestamptz, false) as expired`;
+  if (step.status) {
+    consumerMetrics.late.inc({ group: "payment", type: event.type, why: "decided" });
+    return;
+  }
+  if (step.expired) {
+    // The saga gives up on the order at its deadline: a debit now would only be refunded.
+    await tx`
+      insert into payments (order_id, user_id, amount, status)
+      values (${orderId}, ${userId}, 0, 'CANCELLED')`;
+    consumerMetrics.late.inc({ group: "payment", type: event.type, why: "expired" });
+    log.info("order past its deadline; nothing debited", { orderId });
+    return;
+  }
 
   const debited = amount === 0 ? [{}] : await tx`
     update wallets set balance = balance - ${amount}, updated_at = now()

@@ -21,9 +21,9 @@ export interface Reply<T = any> {
   body: T;
 }
 
-/** A client of a fresh app over `sql`. */
-export function api(sql: Sql) {
-  const app = createApp({ sql, jwtSecret: JWT_SECRET, log: logger("api-test") });
+/** A client of a fresh app over `sql`; `orderDeadlineMs` as ORDER_DEADLINE_MS. */
+export function api(sql: Sql, opts: { orderDeadlineMs?: number } = {}) {
+  const app = createApp({ sql, jwtSecret: JWT_SECRET, log: logger("api-test"), ...opts });
   return {
     app,
     async call(

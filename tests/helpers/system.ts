@@ -31,10 +31,16 @@ export interface System {
 }
 
 export async function system(
-  opts: { workers?: boolean; pool?: number; workerEnv?: Record<string, string> } = {},
+  opts: {
+    workers?: boolean;
+    pool?: number;
+    workerEnv?: Record<string, string>;
+    /** ORDER_DEADLINE_MS of the in-process API. @default 30000 */
+    orderDeadlineMs?: number;
+  } = {},
 ): Promise<System> {
   const sql = db(opts.pool ?? 20);
-  const { call } = api(sql);
+  const { call } = api(sql, { orderDeadlineMs: opts.orderDeadlineMs });
   const workers = new Workers(opts.workerEnv);
   if (opts.workers ?? true) await workers.start();
   const admin = adminToken();

@@ -163,9 +163,13 @@ Deno.test(
       let orderId = "";
       await assert.rejects(
         sql.begin(async (tx) => {
-          orderId =
-            (await placeOrder(tx, user.id, { items: [{ productId: product.id, quantity: 1 }] }))
-              .orderId;
+          orderId = (await placeOrder(
+            tx,
+            user.id,
+            { items: [{ productId: product.id, quantity: 1 }] },
+            30_000,
+          ))
+            .orderId;
           assert.equal(
             (await tx`select 1 from orders where id = ${orderId}`).length,
             1,
