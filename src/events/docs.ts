@@ -47,7 +47,8 @@ function describe(s: unknown): string {
 /** The page, as Markdown. */
 export function catalogMarkdown(): string {
   const consumers = (type: string) =>
-    Object.values(SERVICES).filter((s) => s.types.includes(type)).map((s) => s.group).join(", ") || "-";
+    Object.values(SERVICES).filter((s) => s.types.includes(type)).map((s) => s.group).join(", ") ||
+    "-";
   const rows = Object.entries(EVENTS).map(([type, spec]) =>
     `| \`${type}\` | v${spec.version} | \`${topicFor(spec.aggregate)}\` | ${
       KEYS[spec.aggregate]
