@@ -12,6 +12,7 @@ import { auth } from "./platform/http/auth.ts";
 import type { AppEnv } from "./platform/http/env.ts";
 import { notFound, onError, problemResponse } from "./platform/http/problem.ts";
 import { requestContext } from "./platform/http/request_context.ts";
+import { requestTimeout } from "./platform/http/request_timeout.ts";
 import { metricsText } from "./platform/metrics.ts";
 import { type Check, readyHandler } from "./platform/ops_server.ts";
 import { registerSlotMetrics } from "./platform/slot_metrics.ts";
@@ -46,6 +47,8 @@ export interface AppDeps {
   checks?: Record<string, Check>;
   /** ORDER_DEADLINE_MS: how long a new order may stay PENDING. @default 30000 */
   orderDeadlineMs?: number;
+  /** A request without an answer this long gets 503 (a hung database). @default 5000 */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -60,12 +63,13 @@ export function registerApiGauges(sql: Sql): void {
 }
 
 export function createApp(
-  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000 }: AppDeps,
+  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000, requestTimeoutMs = 5000 }: AppDeps,
 ): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
   app.notFound(notFound);
   app.use(requestContext(log));
+  app.use(requestTimeout(requestTimeoutMs));
   app.use(bodyLimit({
     maxSize: BODY_LIMIT_BYTES,
     onError: (c) => problemResponse(c, 413, `The request body exceeds ${BODY_LIMIT_BYTES} bytes`),

@@ -363,7 +363,15 @@ export async function runService(
       }
       const size = state.singleUntil === undefined ? opts.batchSize : 1;
       const run = messages.slice(i, i + size);
-      const out = await applyRun(ctx, state, topic, partition, run);
+      // A run may wait on the database (a hung connection answers nothing for a while): keep
+      // heartbeating meanwhile so the group does not evict this member and rebalance.
+      const beat = setInterval(() => heartbeat().catch(() => {}), 1000);
+      let out: Outcome;
+      try {
+        out = await applyRun(ctx, state, topic, partition, run);
+      } finally {
+        clearInterval(beat);
+      }
       if (out.done > 0) {
         const last = run[out.done - 1].offset;
         resolveOffset(last);

@@ -8,19 +8,33 @@ import { metricsText } from "./metrics.ts";
 
 export type Check = () => Promise<{ ok: boolean; detail?: string }>;
 
-/** GET /health/ready over named checks: 200 when all pass, else 503 with per-check detail. */
-export function readyHandler(checks: Record<string, Check>) {
+/**
+ * GET /health/ready over named checks: 200 when all pass, else 503 with per-check detail. A
+ * check without an answer within `timeoutMs` is down (a hung dependency must not hang the probe).
+ */
+export function readyHandler(checks: Record<string, Check>, timeoutMs = 2000) {
   return async (c: Context) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
         try {
-          const r = await check();
+          const r = await Promise.race([
+            check(),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+                timeoutMs,
+              );
+            }),
+          ]);
           return [name, {
             status: r.ok ? "ok" : "down",
             ...(r.detail ? { detail: r.detail } : {}),
           }] as const;
         } catch (err) {
           return [name, { status: "down", detail: (err as Error).message }] as const;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

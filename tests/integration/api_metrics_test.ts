@@ -10,64 +10,7 @@ import { adminToken, newUser } from "../helpers/api.ts";
 import { startApiProcess } from "../helpers/api_process.ts";
 import { cfg, real } from "../helpers/stack.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
-
-/** A TCP proxy to `target` whose traffic, both ways, can be held (`freeze`) and let go (`thaw`). */
-function freezableProxy(target: { hostname: string; port: number }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  let gate: Promise<void> = Promise.resolve();
-  let open = () => {};
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n = await from.read(buf);
-        if (n === null) break;
-        await gate;
-        let written = 0;
-        while (written < n) written += await to.write(buf.subarray(written, n));
-      }
-    } catch { /* either side closed */ }
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-      conns.delete(c);
-    }
-  };
-  const accepting = (async () => {
-    for await (const client of listener) {
-      try {
-        const server = await Deno.connect(target);
-        conns.add(client).add(server);
-        pipe(client, server);
-        pipe(server, client);
-      } catch {
-        client.close();
-      }
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    freeze() {
-      gate = new Promise((resolve) => open = resolve);
-    },
-    thaw() {
-      open();
-      gate = Promise.resolve();
-    },
-    async close() {
-      this.thaw();
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
-}
+import { tcpProxy } from "../helpers/tcp_proxy.ts";
 
 /** The database gauges the API serves (names and labels as documented in the README). */
 const GAUGES: [RegExp, string][] = [
@@ -83,7 +26,7 @@ Deno.test(
   real,
   async () => {
     const db = new URL(cfg.databaseUrl);
-    const proxy = freezableProxy({ hostname: db.hostname, port: Number(db.port || 5432) });
+    const proxy = tcpProxy({ hostname: db.hostname, port: Number(db.port || 5432) });
     db.hostname = "127.0.0.1";
     db.port = String(proxy.port);
     const api = await startApiProcess({ env: { DATABASE_URL: db.href } });
