@@ -48,7 +48,7 @@ export class LoadDriver {
   #userCoupons: { user: User; id: string }[] = [];
   #n = 0;
 
-  constructor(private readonly base: () => string, private readonly tag: string) {}
+  constructor(private readonly base: () => string, readonly tag: string) {}
 
   async #post(token: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(this.base() + path, {

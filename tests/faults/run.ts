@@ -1,10 +1,18 @@
 /**
- * `deno task test:faults`: under a steady load through the real API, kill one process at a time
- * (SIGKILL, then restart): a worker, the API, Kafka Connect, the Kafka broker; and restart
- * PostgreSQL (fast shutdown). After each, once quiet: every accepted request is terminal, the
- * invariants hold, no effect is doubled; duplicates delivered are counted, and the recovery time
- * (fault to the first decision after it) recorded. Prints and writes the table to results/.
- * Exits 1 if any row has lost > 0 or duplicate effects > 0.
+ * `deno task test:faults [name filter ...]`: under a steady mixed load (orders + FCFS) through
+ * the real API, one fault at a time:
+ * - process kills (SIGKILL, then restart): a worker, the API, Kafka Connect, the Kafka broker;
+ *   a PostgreSQL fast restart, and a SIGKILL of the postmaster (crash recovery);
+ * - network faults through a host name and a TCP proxy of this runner's own, by which the API and
+ *   the workers reach Postgres: the name stops resolving, the database hangs (connections open,
+ *   nothing answers); Kafka stops answering (the broker paused);
+ * - the saga's deadlines: a participant down past ORDER_DEADLINE_MS, a step dead-lettered.
+ * After each, once quiet: every accepted request is terminal (lost), no order ended later than
+ * its deadline plus the fault's length (stuck), the invariants hold and no effect is doubled;
+ * duplicates delivered, dead letters and the recovery time (fault to the first decision after
+ * it) are recorded. Prints the table and writes it to results/. Exits 1 if a row has lost,
+ * duplicate effects, stuck or unexpected dead letters > 0, or a fault's own check failed.
+ * Edits /etc/hosts (adds, then removes, one line naming 127.0.0.1): run as root.
  */
 import { components } from "../../stack/components.ts";
 import { registerConnector } from "../../relay/register.ts";
@@ -21,13 +29,42 @@ import { Workers } from "../helpers/workers.ts";
 import { LoadDriver } from "./load_driver.ts";
 import { issueToken } from "../../src/platform/http/auth.ts";
 import { JWT_SECRET } from "../helpers/api.ts";
+import { tcpProxy } from "../helpers/tcp_proxy.ts";
+import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
+import { WORKERS } from "../../src/worker.ts";
 
 setLogLevel("error");
 const cfg = parseConfig(Deno.env.toObject());
 const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "faults" });
 const kafka = kafkaClient(cfg.kafkaBrokers, "faults", { silent: true });
-const workers = new Workers();
-let api: ApiProcess = await startApiProcess();
+
+/** Short enough that the deadline rows fit in CI; outages longer than it time orders out. */
+const ORDER_DEADLINE_MS = 8000;
+/** Slack of the stuck check: the sweep's cadence plus a decision's own latency. */
+const STUCK_SLACK_MS = 5000;
+
+// The API and the workers reach Postgres by a name this runner controls, through its proxy.
+const DB_HOST = "shop-db.faults.internal";
+const HOSTS_LINE = `127.0.0.1 ${DB_HOST} # tests/faults/run.ts`;
+async function setDbResolvable(on: boolean): Promise<void> {
+  const lines = (await Deno.readTextFile("/etc/hosts")).split("\n")
+    .filter((l) => l !== HOSTS_LINE && l !== "");
+  if (on) lines.push(HOSTS_LINE);
+  await Deno.writeTextFile("/etc/hosts", lines.join("\n") + "\n");
+}
+await setDbResolvable(true);
+const pgUrl = new URL(cfg.databaseUrl);
+const proxy = tcpProxy({ hostname: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
+const viaProxy = new URL(cfg.databaseUrl);
+viaProxy.hostname = DB_HOST;
+viaProxy.port = String(proxy.port);
+const systemEnv = {
+  DATABASE_URL: viaProxy.toString(),
+  ORDER_DEADLINE_MS: String(ORDER_DEADLINE_MS),
+};
+const startApi = () => startApiProcess({ env: systemEnv });
+const workers = new Workers(systemEnv);
+let api: ApiProcess = await startApi();
 await workers.start();
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // load pacing, not a sync point
@@ -39,8 +76,22 @@ interface Row {
   lost: number;
   duplicatesDelivered: number;
   duplicateEffects: number;
+  /** Orders that ended later than deadline + fault length + slack, or never. */
+  stuck: number;
+  deadLettered: number;
   recoverySeconds: number;
   notes: string[];
+}
+
+interface Fault {
+  name: string;
+  inject: (notes: string[], ctx: FaultContext) => Promise<void>;
+  /** Dead letters this fault causes on purpose (default 0). */
+  expectedDeadLetters?: number;
+}
+
+interface FaultContext {
+  driver: LoadDriver;
 }
 
 const relayRunning = async () => {
@@ -51,7 +102,41 @@ const relayRunning = async () => {
     r.tasks?.every((t: { state: string }) => t.state === "RUNNING");
 };
 
-const FAULTS: { name: string; inject: (notes: string[]) => Promise<void> }[] = [
+/** The relay running again after a fault, re-registered (task restarted) if it failed. */
+async function relayBack(notes: string[], what: string): Promise<void> {
+  const ok = await waitFor(relayRunning, { timeoutMs: 60_000, what: "the relay" }).catch(() =>
+    false
+  );
+  if (!ok) {
+    notes.push(`connector task FAILED after ${what}; restarted by relay:register`);
+    await registerConnector(cfg);
+  }
+}
+
+/** Status and milliseconds of an authenticated GET through the API (aborted after 10 s). */
+async function probeApi(path: string): Promise<{ status: number; ms: number; type: string }> {
+  const token = issueToken(JWT_SECRET, "faults-probe");
+  const started = performance.now();
+  const res = await fetch(`${api.url}${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10_000),
+  }).catch(() => undefined);
+  await res?.body?.cancel();
+  return {
+    status: res?.status ?? 0,
+    ms: Math.round(performance.now() - started),
+    type: res?.headers.get("content-type") ?? "",
+  };
+}
+
+/** A worker's counter (sum over the samples whose line contains `labels`). */
+async function workerCounter(worker: string, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${workers.port(worker)}/metrics`)).text();
+  return text.split("\n").filter((l) => l.startsWith(name) && l.includes(labels))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+const FAULTS: Fault[] = [
   {
     name: "worker (inventory) SIGKILL",
     inject: async () => {
@@ -65,7 +150,7 @@ const FAULTS: { name: string; inject: (notes: string[]) => Promise<void> }[] = [
     inject: async () => {
       await api.stop({ kill: true });
       await pause(3000);
-      api = await startApiProcess();
+      api = await startApi();
     },
   },
   {
@@ -102,12 +187,171 @@ const FAULTS: { name: string; inject: (notes: string[]) => Promise<void> }[] = [
         await pause(3000);
         await components.postgres.start();
       }
-      const ok = await waitFor(relayRunning, { timeoutMs: 60_000, what: "the relay" }).catch(() =>
-        false
+      await relayBack(notes, "the Postgres restart");
+    },
+  },
+  {
+    name: "PostgreSQL SIGKILL (postmaster), 10 s down",
+    inject: async (notes) => {
+      await components.postgres.stop({ kill: true });
+      const down = Date.now();
+      try {
+        await checkPostgresDown(notes);
+      } finally {
+        await pause(Math.max(0, 10_000 - (Date.now() - down)));
+        // Orphaned backends exit once they notice the postmaster is gone; until then a new
+        // postmaster refuses the shared memory they hold.
+        await waitFor(() => components.postgres.start().then(() => true, () => false), {
+          timeoutMs: 60_000,
+          intervalMs: 1000,
+          what: "postgres to start after the crash",
+        });
+      }
+      notes.push("crash recovery: started after SIGKILL");
+      await relayBack(notes, "the Postgres crash");
+    },
+  },
+  {
+    name: "database host name unresolvable, 20 s",
+    inject: async (notes) => {
+      await setDbResolvable(false);
+      proxy.drop(); // every connection must be made again, through the name
+      try {
+        const p = await probeApi("/wallet");
+        notes.push(`GET /wallet while the name does not resolve: ${p.status} in ${p.ms} ms`);
+        if (p.status !== 503) throw new Error(`expected 503 while unresolvable, got ${p.status}`);
+        await pause(20_000 - p.ms);
+      } finally {
+        await setDbResolvable(true);
+      }
+    },
+  },
+  {
+    name: "database hangs (proxy holds every byte), 20 s",
+    inject: async (notes) => {
+      proxy.freeze();
+      const started = Date.now();
+      try {
+        const p = await probeApi("/wallet");
+        notes.push(`GET /wallet while the database hangs: ${p.status} in ${p.ms} ms`);
+        if (p.status !== 503 || !p.type.includes("problem+json") || p.ms > 7000) {
+          throw new Error(
+            `expected 503 problem+json within the API's 5 s timeout, got ${p.status} in ${p.ms} ms`,
+          );
+        }
+        // Past the session timeout (10 s): members that stopped heartbeating would be gone.
+        await pause(Math.max(0, 15_000 - (Date.now() - started)));
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const { groups } = await admin.describeGroups(WORKERS);
+          const summary = groups.map((g) => `${g.groupId} ${g.state}/${g.members.length}`);
+          notes.push(`groups after 15 s of a hung database: ${summary.join(", ")}`);
+          if (groups.some((g) => g.state !== "Stable" || g.members.length !== 1)) {
+            throw new Error(
+              `a consumer group lost its member while waiting: ${summary.join(", ")}`,
+            );
+          }
+        } finally {
+          await admin.disconnect();
+        }
+        await pause(Math.max(0, 20_000 - (Date.now() - started)));
+      } finally {
+        proxy.thaw();
+      }
+    },
+  },
+  {
+    name: "Kafka unreachable (broker paused), 60 s",
+    inject: async (notes) => {
+      const pid = await components.kafka.pid();
+      if (!pid) throw new Error("no Kafka broker process");
+      Deno.kill(pid, "SIGSTOP");
+      try {
+        await pause(60_000);
+      } finally {
+        Deno.kill(pid, "SIGCONT");
+      }
+      await relayBack(notes, "the broker pause");
+    },
+  },
+  {
+    name: `payment down past the deadline (2 x ${ORDER_DEADLINE_MS / 1000} s)`,
+    inject: async (notes) => {
+      const expiredBefore = 0; // a fresh process counts from zero
+      await workers.stop("payment");
+      await pause(2 * ORDER_DEADLINE_MS);
+      await workers.start("payment");
+      await waitFor(
+        async () =>
+          (await workerCounter("payment", "consumer_late_events_total", 'why="expired"')) >
+            expiredBefore,
+        { timeoutMs: 60_000, what: "payment to skip orders past their deadline" },
       );
-      if (!ok) {
-        notes.push("connector task FAILED after the Postgres restart; restarted by relay:register");
-        await registerConnector(cfg);
+      const skipped = await workerCounter("payment", "consumer_late_events_total", 'why="expired"');
+      notes.push(`payment, started again, skipped ${skipped} OrderCreated past their deadline`);
+    },
+  },
+  {
+    name: "a poisoned step (one OrderCreated dead-lettered)",
+    expectedDeadLetters: 1,
+    inject: async (notes, { driver }) => {
+      const user = `${driver.tag}-poisoned`;
+      driver.fixture.userIds.push(user);
+      const token = issueToken(JWT_SECRET, user);
+      const post = (path: string, body: unknown) =>
+        fetch(`${api.url}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        }).then((r) => r.json());
+      await post("/wallet/charges", { amount: 100_000 });
+      // Payment's insert for this user fails as bad data (P0001): its OrderCreated is
+      // dead-lettered; the cancellation's row still passes.
+      const fn = `faults_poison_${driver.tag}`;
+      await sql.unsafe(`
+        create function ${fn}() returns trigger language plpgsql as $$
+        begin raise exception 'poisoned by the fault suite'; end $$`);
+      await sql.unsafe(`
+        create trigger ${fn} before insert on payments for each row
+        when (new.user_id = '${user}' and new.status <> 'CANCELLED') execute function ${fn}()`);
+      try {
+        const { orderId } = await post("/orders", {
+          items: [{ productId: driver.fixture.productIds[0], quantity: 1 }],
+        });
+        driver.ledger.orders.push(orderId);
+        const [o] = await waitFor(async () => {
+          const rows = await sql`select status, cancel_reason from orders where id = ${orderId}`;
+          return rows[0]?.status !== "PENDING" ? rows : undefined;
+        }, { timeoutMs: 60_000, what: "the poisoned order to settle" });
+        notes.push(`the poisoned order ended ${o.status} ${o.cancel_reason ?? ""}`.trim());
+        if (o.cancel_reason !== "TIMEOUT") throw new Error("the poisoned order did not time out");
+        const letter = await waitFor(
+          async () =>
+            (await listDeadLetters(kafka, topicFor("order"))).find((d) =>
+              d.group === "payment" && d.record.value?.toString().includes(orderId)
+            ),
+          { timeoutMs: 60_000, what: "the dead letter" },
+        );
+        await sql.unsafe(`drop trigger ${fn} on payments`);
+        const lateBefore = await workerCounter(
+          "payment",
+          "consumer_late_events_total",
+          'why="decided"',
+        );
+        await replayDeadLetters(kafka, sql, topicFor("order"), [letter.id!]);
+        await waitFor(
+          async () =>
+            (await workerCounter("payment", "consumer_late_events_total", 'why="decided"')) >
+              lateBefore,
+          { timeoutMs: 60_000, what: "the replay, a counted no-op" },
+        );
+        const [w] = await sql`select balance from wallets where user_id = ${user}`;
+        notes.push(`replayed the dead letter: a no-op, balance ${w.balance} of 100000`);
+        if (Number(w.balance) !== 100_000) throw new Error("the replay changed the balance");
+      } finally {
+        await sql.unsafe(`drop trigger if exists ${fn} on payments`);
+        await sql.unsafe(`drop function if exists ${fn}()`);
       }
     },
   },
@@ -152,6 +396,7 @@ async function duplicatesDelivered(keys: Set<string>): Promise<number> {
 }
 
 const rows: Row[] = [];
+const failedChecks: string[] = [];
 const only = Deno.args.length ? Deno.args : undefined;
 for (const [i, fault] of FAULTS.entries()) {
   if (only && !only.some((o) => fault.name.toLowerCase().includes(o))) continue;
@@ -163,12 +408,14 @@ for (const [i, fault] of FAULTS.entries()) {
   const [{ at }] = await sql<{ at: Date }[]>`select now() as at`;
   console.log(`fault: ${fault.name}`);
   let injectFailed = false;
+  const injected = performance.now();
   try {
-    await fault.inject(notes);
+    await fault.inject(notes, { driver });
   } catch (err) {
     injectFailed = true;
     notes.push(`FAILED: ${(err as Error).message}`);
   }
+  const faultMs = performance.now() - injected;
   await pause(5000);
   await driver.stop();
 
@@ -194,29 +441,46 @@ for (const [i, fault] of FAULTS.entries()) {
   }).catch(() => {});
   for (const v of found) notes.push(`violation: ${v}`);
   const keys = new Set([...orders, ...driver.fixture.couponIds]);
+  // Invariant 5's bound: terminal within the deadline plus the time the fault lasted.
+  const [late] = await sql<{ n: number }[]>`
+    select count(*)::int as n from orders where id = any(${orders}::uuid[])
+      and (status = 'PENDING' or updated_at > deadline_at + make_interval(secs => ${
+    (faultMs + STUCK_SLACK_MS) / 1000
+  }))`;
+  const [dead] = await sql<{ n: number }[]>`
+    select count(*)::int as n from dead_letter_log where created_at >= ${at}`;
   rows.push({
     fault: fault.name,
     accepted,
     terminal: t.terminal,
     lost: accepted - t.terminal,
     duplicatesDelivered: await duplicatesDelivered(keys),
-    // A fault whose own checks failed marks its row, so the run fails.
-    duplicateEffects: found.filter((v) => !v.startsWith("5:")).length + (injectFailed ? 1 : 0),
+    duplicateEffects: found.filter((v) => !v.startsWith("5:")).length,
+    stuck: late.n,
+    deadLettered: dead.n,
     recoverySeconds: t.first ? Math.round((t.first.getTime() - at.getTime()) / 100) / 10 : NaN,
     notes,
   });
+  // A fault whose own checks failed, or unexpected dead letters, fail the run.
+  if (injectFailed) failedChecks.push(fault.name);
+  if (dead.n !== (fault.expectedDeadLetters ?? 0)) {
+    notes.push(`dead letters: ${dead.n}, expected ${fault.expectedDeadLetters ?? 0}`);
+    failedChecks.push(fault.name);
+  }
   console.log(JSON.stringify(rows.at(-1)));
 }
 
 await workers.stopAll();
 await api.stop();
 await sql.end();
+await proxy.close();
+await setDbResolvable(false);
 
 const table = [
-  "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | recovery s |",
-  "|---|---|---|---|---|---|---|",
+  "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | recovery s |",
+  "|---|---|---|---|---|---|---|---|---|",
   ...rows.map((r) =>
-    `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.recoverySeconds} |`
+    `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${r.recoverySeconds} |`
   ),
   "",
   ...rows.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`)),
@@ -227,9 +491,10 @@ await Deno.writeTextFile(
   `results/faults-${new Date().toISOString().replace(/[:.]/g, "-")}.md`,
   table + "\n",
 );
-const bad = rows.filter((r) => r.lost > 0 || r.duplicateEffects > 0);
-if (bad.length > 0) {
-  console.error(`FAILED: ${bad.map((r) => r.fault).join(", ")}`);
+const bad = rows.filter((r) => r.lost > 0 || r.duplicateEffects > 0 || r.stuck > 0)
+  .map((r) => r.fault);
+if (bad.length > 0 || failedChecks.length > 0) {
+  console.error(`FAILED: ${[...new Set([...bad, ...failedChecks])].join(", ")}`);
   Deno.exit(1);
 }
 Deno.exit(0);
