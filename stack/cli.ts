@@ -3,7 +3,17 @@
  * `up` is idempotent and waits for real readiness; `down` stops only what this stack started.
  */
 import postgres from "postgres";
-import { components, LOG_DIR, ORDER, REPO_DIR, STACK_DIR, StackError } from "./components.ts";
+import {
+  components,
+  LOG_DIR,
+  ORDER,
+  prepareStackDir,
+  removePgData,
+  REPO_DIR,
+  safeRemove,
+  STACK_DIR,
+  StackError,
+} from "./components.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { groupLag } from "../src/platform/lag.ts";
@@ -25,10 +35,11 @@ export async function fetchJars(): Promise<void> {
     if ((await Deno.readTextFile(FETCH_MARK)).trim() === hash) return;
   } catch { /* not fetched yet */ }
   console.log("fetching Kafka, Kafka Connect and Debezium jars from Maven Central ...");
-  await Deno.remove(`${STACK_DIR}/lib`, { recursive: true }).catch(() => {});
-  await Deno.remove(`${STACK_DIR}/plugins`, { recursive: true }).catch(() => {});
+  await prepareStackDir();
+  await safeRemove(`${STACK_DIR}/lib`);
+  await safeRemove(`${STACK_DIR}/plugins`);
   // Maven's unpack markers would otherwise skip the plugin we just removed.
-  await Deno.remove(`${STACK_DIR}/maven`, { recursive: true }).catch(() => {});
+  await safeRemove(`${STACK_DIR}/maven`);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("mvn", {
@@ -100,14 +111,12 @@ export async function down(): Promise<void> {
 
 /** Stops the stack and deletes its data (database, topics, Connect state); keeps the jars. */
 export async function reset(): Promise<void> {
+  // Refuse a folder the stack did not make before stopping anything.
+  await prepareStackDir(STACK_DIR, { create: false });
   await down();
-  for (const dir of ["pg", "kafka", "run", "conf"]) {
-    const path = `${STACK_DIR}/${dir}`;
-    const target = await Deno.realPath(path).catch(() => undefined);
-    await Deno.remove(path, { recursive: true }).catch(() => {});
-    // The cluster may live outside the checkout (see README); remove it there too.
-    if (target && target !== path) await Deno.remove(target, { recursive: true }).catch(() => {});
-  }
+  // The cluster may live outside the checkout (see README); removePgData removes it there too.
+  await removePgData();
+  for (const dir of ["kafka", "run", "conf"]) await safeRemove(`${STACK_DIR}/${dir}`);
   console.log("stack data removed; 'deno task stack:up' starts from scratch");
 }
 

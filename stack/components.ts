@@ -9,9 +9,51 @@ import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
 import postgres from "postgres";
+import { dirname, normalize } from "node:path";
 
 export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-export const STACK_DIR = Deno.env.get("STACK_DIR") ?? `${REPO_DIR}/.stack`;
+
+/** A stack command failed (a component did not become healthy, a delete was refused, ...). */
+export class StackError extends Error {
+  override name = "StackError";
+}
+
+/** STACK_DIR is unusable; the message names the value and the rule. */
+export class StackDirError extends StackError {
+  override name = "StackDirError";
+}
+
+/**
+ * The stack folder for a STACK_DIR value (unset: `<repo>/.stack`), normalized. Refuses an empty,
+ * relative or root path: the stack deletes subfolders of it (`lib`, `pg`, ...), and `""` once
+ * made `stack:fetch` remove `/lib` as root.
+ * @throws {StackDirError}
+ */
+export function checkStackDir(value: string | undefined): string {
+  if (value === undefined) return `${REPO_DIR}/.stack`;
+  const path = value.startsWith("/") ? normalize(value).replace(/\/+$/, "") : "";
+  if (path === "") {
+    throw new StackDirError(
+      `Cannot use STACK_DIR as it must be an absolute path other than /: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return path;
+}
+
+function stackDirFromEnv(): string {
+  try {
+    return checkStackDir(Deno.env.get("STACK_DIR"));
+  } catch (err) {
+    if (!(err instanceof StackDirError)) throw err;
+    // Exit before any path is derived from it, with EX_CONFIG like the other config errors.
+    console.error(err.message);
+    Deno.exit(78);
+  }
+}
+
+export const STACK_DIR = stackDirFromEnv();
 export const LOG_DIR = `${STACK_DIR}/logs`;
 const RUN_DIR = `${STACK_DIR}/run`;
 const CONF_DIR = `${REPO_DIR}/stack/conf`;
@@ -35,12 +77,103 @@ export interface Component {
   health(): Promise<{ ok: boolean; detail: string }>;
 }
 
-/** A component failed to become healthy; the message names it and its log. */
-export class StackError extends Error {
-  override name = "StackError";
+const isRoot = Deno.uid() === 0;
+
+// ---------------------------------------------------------------------------------------------
+// The stack folder's marker: the stack deletes only inside a folder it made (or adopted).
+
+/** The marker file the stack writes into STACK_DIR when it creates the folder. */
+export const STACK_MARKER = ".shop-stack";
+
+const MARKER_TEXT = `This folder holds the local stack of ${REPO_DIR} (stack/cli.ts): a PostgreSQL
+cluster, Kafka and Kafka Connect data, jars, logs and pid files. The stack deletes subfolders
+(stack:fetch, stack:reset) only of a folder that holds this file.
+`;
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
-const isRoot = Deno.uid() === 0;
+async function readOr(path: string, fallback = ""): Promise<string> {
+  return await Deno.readTextFile(path).catch(() => fallback);
+}
+
+/**
+ * Whether `dir` holds what only this stack writes: a folder from before the marker existed.
+ * Generic names (`conf/`, `run/`, `lib/`) are not enough: `/var` has `run` and `lib`.
+ */
+async function hasStackFiles(dir: string): Promise<boolean> {
+  return /^[0-9a-f]{16}$/.test((await readOr(`${dir}/lib/.fetched`)).trim()) ||
+    (await readOr(`${dir}/conf/server.properties`)).includes(`log.dirs=${dir}/kafka/data`) ||
+    (await readOr(`${dir}/conf/connect.properties`)).includes(`plugin.path=${dir}/plugins`);
+}
+
+/**
+ * Makes `dir` a marked stack folder before the stack writes or deletes in it. A missing folder
+ * is created with the marker (unless `create` is false); an unmarked one is adopted when it is
+ * empty or holds files only this stack writes (a stack folder from before the marker); any other
+ * folder is refused.
+ * @throws {StackError} for a folder the stack did not make.
+ */
+export async function prepareStackDir(
+  dir: string = STACK_DIR,
+  opts: { create?: boolean } = {},
+): Promise<void> {
+  const marker = `${dir}/${STACK_MARKER}`;
+  if (await isFile(marker)) return;
+  const entries: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) entries.push(e.name);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (opts.create === false) return;
+    await Deno.mkdir(dir, { recursive: true });
+  }
+  if (entries.length > 0 && !(await hasStackFiles(dir))) {
+    throw new StackError(
+      `Cannot use STACK_DIR=${dir} as it is a folder the stack did not make: it has no ` +
+        `${STACK_MARKER} nor files the stack writes. Choose a new or empty folder (or, if it is ` +
+        `a stack folder after all, create ${marker}).`,
+    );
+  }
+  await Deno.writeTextFile(marker, MARKER_TEXT);
+}
+
+/**
+ * Deletes `path` recursively, only if it lies inside the stack folder `dir` and `dir` holds the
+ * marker; a missing `path` is not an error.
+ * @throws {StackError} when the delete is refused; {StackDirError} for an unusable `dir`.
+ */
+export async function safeRemove(path: string, dir: string = STACK_DIR): Promise<void> {
+  const root = checkStackDir(dir);
+  const target = normalize(path).replace(/\/+$/, "");
+  if (!target.startsWith(`${root}/`)) {
+    throw new StackError(`Cannot remove ${path} as it is not inside the stack folder ${root}`);
+  }
+  try {
+    await Deno.lstat(target);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!(await isFile(`${root}/${STACK_MARKER}`))) {
+    throw new StackError(
+      `Cannot remove ${target} as ${root} has no ${STACK_MARKER}: the stack deletes only in a ` +
+        "folder it made",
+    );
+  }
+  // A link on the way (`<dir>/a -> /`, then `<dir>/a/lib`) would lead the delete outside.
+  const realRoot = await Deno.realPath(root);
+  const parent = await Deno.realPath(dirname(target));
+  if (parent !== realRoot && !parent.startsWith(`${realRoot}/`)) {
+    throw new StackError(`Cannot remove ${target} as it resolves outside ${realRoot}`);
+  }
+  await Deno.remove(target, { recursive: true });
+}
 
 async function run(cmd: string, args: string[], opts: { asPostgres?: boolean } = {}) {
   const [bin, argv] = opts.asPostgres && isRoot
@@ -148,16 +281,20 @@ async function pgPaths(): Promise<{ data: string; log: string }> {
   return { data: `${dir}/data`, log: `${dir}/postgres.log` };
 }
 
+/** Where the cluster lives when the postgres user cannot reach STACK_DIR (see below). */
+function pgOutsideDir(): string {
+  return `/var/lib/postgresql/shop-stack-${sha256Hex(STACK_DIR).slice(0, 8)}`;
+}
+
 async function pgEnsureCluster(): Promise<void> {
-  await Deno.mkdir(STACK_DIR, { recursive: true });
+  await prepareStackDir();
   if (isRoot && !(await exists(PG_DIR))) {
     // Postgres refuses to run as root, so the cluster belongs to the `postgres` system user,
     // which must reach its data folder. Where the checkout is not traversable for it (a clone
     // under a private folder), the cluster lives in postgres's home and .stack/pg links to it.
     const reachable = (await run("test", ["-x", STACK_DIR], { asPostgres: true })).ok;
     if (!reachable) {
-      const hash = sha256Hex(STACK_DIR).slice(0, 8);
-      const outside = `/var/lib/postgresql/shop-stack-${hash}`;
+      const outside = pgOutsideDir();
       await Deno.mkdir(outside, { recursive: true });
       await Deno.symlink(outside, PG_DIR);
     }
@@ -185,6 +322,20 @@ async function pgEnsureCluster(): Promise<void> {
   // Copied at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
   await Deno.copyFile(`${CONF_DIR}/postgresql.conf`, `${data}/stack.conf`);
   if (isRoot) await run("chown", ["postgres:", `${data}/stack.conf`]);
+}
+
+/**
+ * Deletes the cluster's data: `<STACK_DIR>/pg` and, when that links to the folder this stack
+ * made in postgres's home, that exact folder too (never another link target).
+ */
+export async function removePgData(): Promise<void> {
+  const link = await Deno.readLink(PG_DIR).catch(() => undefined);
+  await safeRemove(PG_DIR);
+  if (link === pgOutsideDir()) {
+    await Deno.remove(link, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
 }
 
 async function pgHealth(): Promise<{ ok: boolean; detail: string }> {
@@ -337,6 +488,7 @@ function jvmComponent(spec: {
           `${spec.name}: no jars in ${STACK_DIR}/lib; run 'deno task stack:fetch'`,
         );
       }
+      await prepareStackDir();
       const conf = await renderTemplate(spec.conf);
       const log4j = await renderTemplate("log4j2.properties");
       await spec.prepare?.(conf);

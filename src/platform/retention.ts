@@ -6,6 +6,10 @@
  * The inbox must outlive any copy of an event that can still be delivered: Kafka keeps records
  * 7 days (log.retention.hours=168), so the inbox default is 14 days. Purging earlier would let a
  * redelivery (a consumer reset to the beginning, a DLQ replay) apply an event twice.
+ *
+ * The outbox purge also waits for the relay: a row past its retention stays until the relay's
+ * replication slot has streamed it (see `purgeOutbox`), so a relay outage longer than the
+ * retention loses no event.
  */
 import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
@@ -62,9 +66,10 @@ export const retentionJobs = {
     name: `inbox(${group})`,
     run: () => purgeInbox(sql, group, hours * HOUR),
   }),
-  outbox: (sql: Sql, hours: number): RetentionJob => ({
+  /** `log` says why a round purged nothing (the relay's slot is missing or lost). */
+  outbox: (sql: Sql, hours: number, log?: Logger): RetentionJob => ({
     name: "outbox",
-    run: () => purgeOutbox(sql, hours * HOUR),
+    run: () => purgeOutbox(sql, hours * HOUR, { log }),
   }),
   idempotencyKeys: (sql: Sql, hours: number): RetentionJob => ({
     name: "idempotency_keys",
