@@ -191,6 +191,7 @@ async function applyRun(
   const group = service.group;
   const handled = Object.fromEntries(service.types.map((t) => [t, true]));
   const events: DecodedEvent[] = [];
+  let skipped = 0; // counted once the run is done: a retried run decodes its records again
   let index = 0;
   for (const message of messages) {
     const d = decodeRecord(topic, partition, message, handled);
@@ -198,7 +199,7 @@ async function applyRun(
       // The handler's work is a child span of the producer's: follow-up events carry it on.
       events.push({ ...d.event, traceparent: childTraceparent(d.event.traceparent) });
     } else if (d.kind === "skip") {
-      consumerMetrics.records.inc({ group, topic, outcome: "skipped" });
+      skipped++;
     } else if (messages.length > 1) {
       // Poison inside a run: apply the records before it, dead-letter it alone, go on.
       state.singleUntil = BigInt(message.offset);
@@ -210,7 +211,13 @@ async function applyRun(
     }
     index++;
   }
-  if (events.length === 0) return { done: messages.length };
+  const countSkipped = () => {
+    if (skipped > 0) consumerMetrics.records.inc({ group, topic, outcome: "skipped" }, skipped);
+  };
+  if (events.length === 0) {
+    countSkipped();
+    return { done: messages.length };
+  }
 
   const started = performance.now();
   try {
@@ -247,6 +254,7 @@ async function applyRun(
         count: events.length - fresh.length,
       });
     }
+    countSkipped();
     state.attempts.clear();
     return { done: messages.length };
   } catch (err) {
