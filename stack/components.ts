@@ -319,8 +319,12 @@ async function pgEnsureCluster(): Promise<void> {
       append: true,
     });
   }
-  // Copied at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
-  await Deno.copyFile(`${CONF_DIR}/postgresql.conf`, `${data}/stack.conf`);
+  // Written at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
+  await Deno.writeTextFile(
+    `${data}/stack.conf`,
+    (await Deno.readTextFile(`${CONF_DIR}/postgresql.conf`))
+      .replaceAll("@PG_PORT@", String(LOCAL_PORTS.postgres)),
+  );
   if (isRoot) await run("chown", ["postgres:", `${data}/stack.conf`]);
 }
 
