@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer' // shop patch: Node globals, imported for Deno
 const size = 256
 let buffer = Buffer.allocUnsafe(size)
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer' // shop patch: Node globals, imported for Deno
 const noop = () => { /* noop */ }
 
 export default function Subscribe(postgres, options) {

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer' // shop patch: Node globals, imported for Deno
 import { Query } from './query.js'
 import { Errors } from './errors.js'
 

@@ -732,4 +732,4 @@ declare namespace postgres {
   }
 }
 
-export = postgres;
+export default postgres; // shop patch: an ES module default export (was `export =`), for Deno
