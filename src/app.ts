@@ -4,7 +4,6 @@
  * the API never talks to Kafka.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import type { Sql } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
@@ -22,6 +21,10 @@ import { productRoutes } from "./products/routes.ts";
 import { couponRoutes } from "./coupons/routes.ts";
 import { walletRoutes } from "./wallet/routes.ts";
 import { orderRoutes } from "./orders/routes.ts";
+import { apiDocsRoutes } from "./api_docs/routes.tsx";
+import { opsRoutes } from "./ops/routes.tsx";
+import { OpsCollector } from "./ops/snapshot.ts";
+import { config } from "./platform/config.ts";
 
 /** Request bodies above this are refused (413) before they are parsed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -49,6 +52,8 @@ export interface AppDeps {
   orderDeadlineMs?: number;
   /** A request without an answer this long gets 503 (a hung database). @default 5000 */
   requestTimeoutMs?: number;
+  /** The ops console's data source; made from the configuration on first use if absent. */
+  ops?: OpsCollector;
 }
 
 /**
@@ -63,7 +68,8 @@ export function registerApiGauges(sql: Sql): void {
 }
 
 export function createApp(
-  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000, requestTimeoutMs = 5000 }: AppDeps,
+  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000, requestTimeoutMs = 5000, ops }:
+    AppDeps,
 ): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
@@ -102,15 +108,36 @@ export function createApp(
     scheme: "bearer",
     bearerFormat: "JWT",
   });
-  app.doc31("/openapi.json", {
+  // `servers` names the origin the document was fetched from, so a generated client or the docs'
+  // "try it out" calls this very API, behind whatever host name it was reached.
+  app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "shop API",
       version: "1.0.0",
       description: "Orders and FCFS coupons, event-driven through a transactional outbox. " +
         "Errors are application/problem+json (RFC 9457).",
+      license: { name: "Proprietary (no public license)", identifier: "LicenseRef-Proprietary" },
     },
-  });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+    servers: [{ url: new URL(c.req.url).origin, description: "this API" }],
+  }));
+  app.route("/", apiDocsRoutes());
+  let collector = ops;
+  app.route(
+    "/",
+    opsRoutes({
+      sql,
+      jwtSecret,
+      log,
+      collector: () =>
+        collector ??= new OpsCollector({
+          sql,
+          log,
+          kafkaBrokers: config().kafkaBrokers,
+          connectUrl: config().kafkaConnectUrl,
+          workerOpsUrls: config().workerOpsUrls,
+        }),
+    }),
+  );
   return app;
 }

@@ -6,7 +6,8 @@
 import { components, ORDER, STACK_DIR } from "../stack/components.ts";
 import { down, up } from "../stack/cli.ts";
 import { setup } from "./setup.ts";
-import { WORKERS } from "./worker.ts";
+import { WORKER_PORTS, WORKERS } from "./worker.ts";
+import { issueToken } from "./platform/http/auth.ts";
 
 interface Child {
   name: string;
@@ -54,6 +55,8 @@ const env = { ...Deno.env.toObject() };
 env.AUTH_JWT_SECRET ??= await devSecret();
 Deno.env.set("AUTH_JWT_SECRET", env.AUTH_JWT_SECRET);
 await setup();
+// The console scrapes the workers' own counters (retries) from their default ops ports.
+env.WORKER_OPS_URLS ??= WORKERS.map((w) => `${w}=http://127.0.0.1:${WORKER_PORTS[w]}`).join(",");
 
 const procs = CHILDREN.map((c) => {
   const p = new Deno.Command(Deno.execPath(), {
@@ -89,7 +92,12 @@ for (const { name, p } of procs) {
     stop(1);
   });
 }
+const port = env.PORT ?? 8080;
+// The token rides in the fragment, which the browser never sends to the server (nor to a log).
+const consoleToken = issueToken(env.AUTH_JWT_SECRET, "dev-console", { admin: true });
 console.log(
-  `system running: api on :${env.PORT ?? 8080}, workers ${WORKERS.join(", ")}; ` +
-    "tokens: deno task token <sub> [--admin]; Ctrl-C stops it",
+  `system running: api on :${port}, workers ${WORKERS.join(", ")}; ` +
+    "tokens: deno task token <sub> [--admin]; Ctrl-C stops it\n" +
+    `ops console: http://localhost:${port}/ops#token=${consoleToken}\n` +
+    `API docs:    http://localhost:${port}/docs`,
 );

@@ -4,7 +4,8 @@
  * their original key, value, headers and event id. The consumers' inbox makes a replay of an
  * event that was already applied a no-op, so replaying is always safe. Each replay is recorded
  * (`dead_letter_replays`): a replay of "all" skips what was replayed before; naming ids sends
- * those again.
+ * those again. A discard (`dead_letter_discards`, from the ops console) parks a dead letter for
+ * good: it leaves the list of open dead letters and is never replayed by "all".
  */
 import { config } from "./platform/config.ts";
 import { connect, type Sql } from "./platform/db.ts";
@@ -25,7 +26,15 @@ export interface DeadLetter {
   record: TopicRecord;
 }
 
-const dlqName = (topic: string) => topic.endsWith(".dlq") ? topic : dlqTopicFor(topic);
+/** `partition@offset` in the DLQ topic: names a dead letter even when it carries no event id. */
+export const dlqKey = (d: Pick<DeadLetter, "dlqPartition" | "dlqOffset">) =>
+  `${d.dlqPartition}@${d.dlqOffset}`;
+
+/** Whether `ids` (event ids or `partition@offset` keys) names `d`. */
+const named = (d: DeadLetter, ids: string[]) =>
+  (d.id !== undefined && ids.includes(d.id)) || ids.includes(dlqKey(d));
+
+export const dlqName = (topic: string) => topic.endsWith(".dlq") ? topic : dlqTopicFor(topic);
 
 /**
  * Every dead letter of `topic` (the origin topic or its `.dlq`), one per origin record: a copy
@@ -61,9 +70,54 @@ export async function listDeadLetters(kafka: Kafka, topic: string): Promise<Dead
   }));
 }
 
+/** The DLQ coordinates already replayed or discarded, as `partition@offset` keys. */
+async function settledKeys(sql: Sql, topic: string): Promise<Set<string>> {
+  const rows = await sql<{ at: string }[]>`
+    select dlq_partition || '@' || dlq_offset as at from dead_letter_replays
+    where dlq_topic = ${dlqName(topic)}
+    union
+    select dlq_partition || '@' || dlq_offset from dead_letter_discards
+    where dlq_topic = ${dlqName(topic)}`;
+  return new Set(rows.map((r) => r.at));
+}
+
+/** The dead letters of `topic` neither replayed nor discarded: what still needs a decision. */
+export async function openDeadLetters(
+  kafka: Kafka,
+  sql: Sql,
+  topic: string,
+  letters?: DeadLetter[],
+): Promise<DeadLetter[]> {
+  const all = letters ?? await listDeadLetters(kafka, topic);
+  const settled = await settledKeys(sql, topic);
+  return all.filter((d) => !settled.has(dlqKey(d)));
+}
+
 /**
- * Re-produces dead letters to their origin topic, without the dlq.* headers: those whose event id
- * is in `ids`, or else every one not replayed before. Returns what was replayed.
+ * Records dead letters (named by event id or `partition@offset`) as discarded by `by` (an
+ * operator's sub): they leave the open list and a replay of "all". Returns what was discarded.
+ */
+export async function discardDeadLetters(
+  kafka: Kafka,
+  sql: Sql,
+  topic: string,
+  ids: string[],
+  by: string,
+): Promise<DeadLetter[]> {
+  const chosen = (await listDeadLetters(kafka, topic)).filter((d) => named(d, ids));
+  for (const d of chosen) {
+    await sql`
+      insert into dead_letter_discards (dlq_topic, dlq_partition, dlq_offset, event_id, discarded_by)
+      values (${dlqName(topic)}, ${d.dlqPartition}, ${d.dlqOffset}, ${d.id ?? null}, ${by})
+      on conflict do nothing`;
+  }
+  return chosen;
+}
+
+/**
+ * Re-produces dead letters to their origin topic, without the dlq.* headers: those named in `ids`
+ * (event ids or `partition@offset` keys), or else every one neither replayed nor discarded
+ * before. Returns what was replayed.
  */
 export async function replayDeadLetters(
   kafka: Kafka,
@@ -74,14 +128,9 @@ export async function replayDeadLetters(
   const all = await listDeadLetters(kafka, topic);
   let chosen: DeadLetter[];
   if (ids?.length) {
-    chosen = all.filter((d) => d.id && ids.includes(d.id));
+    chosen = all.filter((d) => named(d, ids));
   } else {
-    const done = new Set(
-      (await sql<{ at: string }[]>`
-        select dlq_partition || '@' || dlq_offset as at from dead_letter_replays
-        where dlq_topic = ${dlqName(topic)}`).map((r) => r.at),
-    );
-    chosen = all.filter((d) => !done.has(`${d.dlqPartition}@${d.dlqOffset}`));
+    chosen = await openDeadLetters(kafka, sql, topic, all);
   }
   if (chosen.length === 0) return [];
   const producer = kafka.producer(keyedProducer);

@@ -27,6 +27,7 @@ export function couponRoutes(sql: Sql) {
     createRoute({
       method: "post",
       path: "/coupons",
+      operationId: "createCoupon",
       tags: ["coupons"],
       summary: "Create a coupon (admin)",
       security,
@@ -45,6 +46,7 @@ export function couponRoutes(sql: Sql) {
     createRoute({
       method: "get",
       path: "/coupons/{id}",
+      operationId: "getCoupon",
       tags: ["coupons"],
       summary: "A coupon with its issued quantity",
       security,
@@ -62,6 +64,7 @@ export function couponRoutes(sql: Sql) {
     createRoute({
       method: "post",
       path: "/coupons/{id}/issue-requests",
+      operationId: "requestCouponIssue",
       tags: ["coupons"],
       summary: "Ask for an FCFS coupon; the outcome arrives asynchronously",
       description: "202 with a PENDING request the first time; 200 with the same request after. " +
@@ -88,6 +91,7 @@ export function couponRoutes(sql: Sql) {
     createRoute({
       method: "get",
       path: "/coupon-requests/{id}",
+      operationId: "getCouponRequest",
       tags: ["coupons"],
       summary: "The status of one of my coupon requests",
       security,
@@ -106,6 +110,7 @@ export function couponRoutes(sql: Sql) {
     createRoute({
       method: "get",
       path: "/users/me/coupons",
+      operationId: "listMyCoupons",
       tags: ["coupons"],
       summary: "The coupons I hold",
       security,

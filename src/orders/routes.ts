@@ -22,6 +22,7 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     createRoute({
       method: "post",
       path: "/orders",
+      operationId: "placeOrder",
       tags: ["orders"],
       summary: "Place an order; the saga confirms or cancels it asynchronously",
       security,
@@ -59,6 +60,7 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     createRoute({
       method: "get",
       path: "/orders/{id}",
+      operationId: "getOrder",
       tags: ["orders"],
       summary: "One of my orders",
       security,
@@ -77,6 +79,7 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     createRoute({
       method: "get",
       path: "/orders",
+      operationId: "listOrders",
       tags: ["orders"],
       summary: "My orders, newest first",
       security,

@@ -88,6 +88,22 @@ const VARIABLES = {
     default: "60000",
     allowed: "an integer from 100 to 86400000 (ms a passed-over coupon request may stay PENDING)",
   },
+  WORKER_OPS_URLS: {
+    schema: z.string().optional().transform((s, ctx) => {
+      const out: Record<string, string> = {};
+      for (const pair of (s ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
+        const m = /^([a-z][a-z0-9-]*)=(https?:\/\/\S+)$/.exec(pair);
+        if (!m) {
+          ctx.addIssue({ code: "custom", message: "not a list of name=url" });
+          return z.NEVER;
+        }
+        out[m[1]] = m[2].replace(/\/+$/, "");
+      }
+      return out;
+    }),
+    default: undefined,
+    allowed: "a comma-separated list of <worker>=<http URL of its ops port>",
+  },
   LOG_LEVEL: {
     schema: z.enum(["debug", "info", "warn", "error"]),
     default: "info",
@@ -119,6 +135,8 @@ export type Config = {
   orderDeadlineMs: number;
   /** A coupon request still PENDING this long, once a later one is decided, is REJECTED. */
   couponRequestDeadlineMs: number;
+  /** Workers' ops ports the API's console scrapes (retries, p99), by worker name; may be empty. */
+  workerOpsUrls: Record<string, string>;
 };
 
 /** A configuration value that is not allowed; the message names variable, value and rule. */
@@ -179,6 +197,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     outboxRetentionHours: p.OUTBOX_RETENTION_HOURS,
     orderDeadlineMs: p.ORDER_DEADLINE_MS,
     couponRequestDeadlineMs: p.COUPON_REQUEST_DEADLINE_MS,
+    workerOpsUrls: p.WORKER_OPS_URLS,
   };
 }
 

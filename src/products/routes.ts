@@ -16,6 +16,7 @@ export function productRoutes(sql: Sql) {
     createRoute({
       method: "post",
       path: "/products",
+      operationId: "createProduct",
       tags: ["products"],
       summary: "Create a product (admin)",
       security,
@@ -34,6 +35,7 @@ export function productRoutes(sql: Sql) {
     createRoute({
       method: "get",
       path: "/products/{id}",
+      operationId: "getProduct",
       tags: ["products"],
       summary: "A product with its current stock",
       security,

@@ -20,6 +20,7 @@ export function walletRoutes(sql: Sql) {
     createRoute({
       method: "post",
       path: "/wallet/charges",
+      operationId: "chargeWallet",
       tags: ["wallet"],
       summary: "Charge my wallet",
       security,
@@ -51,6 +52,7 @@ export function walletRoutes(sql: Sql) {
     createRoute({
       method: "get",
       path: "/wallet",
+      operationId: "getWallet",
       tags: ["wallet"],
       summary: "My balance (0 for a new user)",
       security,

@@ -48,9 +48,17 @@ export const Problem = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 }).meta({ id: "Problem" });
 
+const retryAfter = {
+  description: "Seconds to wait before retrying",
+  schema: { type: "integer" as const, minimum: 1 },
+};
+
 const problemContent = { "application/problem+json": { schema: Problem } };
 
-/** OpenAPI responses for the given error statuses. */
+/**
+ * OpenAPI responses for the given error statuses, plus 503 on every route: any of them can meet
+ * an unreachable or hung database, and then answers 503 with `Retry-After` (seconds).
+ */
 export function problems(...statuses: number[]) {
   const descriptions: Record<number, string> = {
     400: "Invalid request (malformed JSON, wrong types, out of range, unknown fields)",
@@ -62,9 +70,12 @@ export function problems(...statuses: number[]) {
     422: "Valid request that cannot be applied",
     503: "Database unavailable; retry after Retry-After seconds",
   };
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
-  );
+  const all = [...new Set([...statuses, 503])];
+  return Object.fromEntries(all.map((s) => [s, {
+    description: descriptions[s] ?? "Error",
+    content: problemContent,
+    ...(s === 503 ? { headers: { "Retry-After": retryAfter } } : {}),
+  }]));
 }
 
 /** JSON request body of `schema`, required. */
