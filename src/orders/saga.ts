@@ -10,7 +10,9 @@
 import type { Sql, Tx } from "../platform/db.ts";
 import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
 import type { Logger } from "../platform/log.ts";
-import { type FailureReason, publish, type Publishable } from "../events/catalog.ts";
+import { type FailureReason, publish, toOutbox } from "../events/catalog.ts";
+import { appendEvents } from "../platform/outbox.ts";
+import { childTraceparent } from "../platform/trace.ts";
 import { orderTimeouts } from "./metrics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 import { topicFor } from "../events/topics.ts";
@@ -71,9 +73,13 @@ function reply(step: Step, ok: boolean) {
  */
 export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Promise<number> {
   return await sql.begin(async (tx) => {
-    const overdue = await tx<
-      { id: string; user_id: string; user_coupon_id: string | null; done: Step[] }[]
-    >`
+    const overdue = await tx<{
+      id: string;
+      user_id: string;
+      user_coupon_id: string | null;
+      traceparent: string | null;
+      done: Step[];
+    }[]>`
       with overdue as (
         select id from orders
         where status = 'PENDING' and deadline_at <= now()
@@ -82,14 +88,22 @@ export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Pr
       )
       update orders o set status = 'CANCELLED', cancel_reason = 'TIMEOUT', updated_at = now()
       from overdue where o.id = overdue.id
-      returning o.id, o.user_id, o.user_coupon_id,
+      returning o.id, o.user_id, o.user_coupon_id, o.traceparent,
         array(select step from order_steps s where s.order_id = o.id and s.ok) as done`;
     if (overdue.length === 0) return 0;
-    const events: Publishable[] = overdue.map((o) => ({
-      type: "OrderCancelled",
-      payload: { orderId: o.id, userId: o.user_id, reason: "TIMEOUT" },
-    }));
-    await publish(tx, events);
+    // One outbox insert; each cancellation continues its order's trace.
+    await appendEvents(
+      tx,
+      overdue.flatMap((o) =>
+        toOutbox(
+          [{
+            type: "OrderCancelled",
+            payload: { orderId: o.id, userId: o.user_id, reason: "TIMEOUT" },
+          }],
+          o.traceparent ? childTraceparent(o.traceparent) : null,
+        )
+      ),
+    );
     for (const o of overdue) {
       const missing = requiredSteps(o.user_coupon_id !== null).filter((s) => !o.done.includes(s));
       for (const step of missing) orderTimeouts.inc({ missing_step: step });

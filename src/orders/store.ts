@@ -115,9 +115,9 @@ export async function placeOrder(
   await sql`
     with o as (
       insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount,
-                          payment_amount, deadline_at)
+                          payment_amount, deadline_at, traceparent)
       values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
-              ${amounts.discountAmount}, ${amounts.paymentAmount}, ${deadlineAt})
+              ${amounts.discountAmount}, ${amounts.paymentAmount}, ${deadlineAt}, ${trace ?? null})
     ), items as (
       insert into order_items (order_id, position, product_id, quantity, unit_price)
       select ${orderId}, position, product_id, quantity, unit_price

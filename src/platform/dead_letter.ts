@@ -26,7 +26,8 @@ export interface DeadLetterInput {
 export function deadLetterHeaders(input: DeadLetterInput): Record<string, string | Buffer> {
   const headers: Record<string, string | Buffer> = {};
   for (const [k, v] of Object.entries(input.message.headers ?? {})) {
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v[0] : v;
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value !== undefined && value !== null) headers[k] = value; // null: a column left empty
   }
   return Object.assign(headers, {
     "dlq.origin.topic": input.topic,

@@ -43,7 +43,9 @@ export async function readTopic(
         if (end === undefined || BigInt(message.offset) >= end) return Promise.resolve();
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) {
-          if (v !== undefined) headers[k] = (Array.isArray(v) ? v[0] : v).toString();
+          // A null column placed as a header (e.g. no traceparent) arrives as a null value.
+          const value = Array.isArray(v) ? v[0] : v;
+          if (value !== undefined && value !== null) headers[k] = value.toString();
         }
         records.push({
           partition,

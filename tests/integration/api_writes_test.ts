@@ -123,7 +123,13 @@ Deno.test("api: each write path appends exactly its events", real, async () => {
     });
     assert.equal(rows.length, 1);
     expectEvent(rows[0], "OrderCreated", orderId);
-    assert.deepEqual(rows[0].payload, {
+    const { deadlineAt, ...created } = rows[0].payload as { deadlineAt: string };
+    const [placed] = await sql<{ deadline_at: Date; created_at: Date }[]>`
+      select deadline_at, created_at from orders where id = ${orderId}`;
+    assert.equal(Date.parse(deadlineAt), placed.deadline_at.getTime(), "the stored deadline");
+    const ahead = placed.deadline_at.getTime() - placed.created_at.getTime();
+    assert.ok(Math.abs(ahead - 30_000) < 5_000, `deadline ${ahead} ms after creation`);
+    assert.deepEqual(created, {
       orderId,
       userId: user.id,
       items: [{ productId: product.id, quantity: 2, unitPrice: 700 }],
