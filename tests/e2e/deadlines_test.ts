@@ -82,9 +82,9 @@ Deno.test("e2e deadlines", real, async (t) => {
           return p?.status === "CANCELLED";
         }, { timeoutMs: 30_000, what: "payment to record the order as cancelled" });
         assert.equal(await balance(sys, user.token), 10_000);
-        assert.equal(
-          await counter(sys, "payment", "consumer_late_events_total", 'why="expired"'),
-          1,
+        // At least this order's (the group may meet other tests' expired orders too).
+        assert.ok(
+          await counter(sys, "payment", "consumer_late_events_total", 'why="expired"') >= 1,
           "the late OrderCreated was counted as expired",
         );
       },
