@@ -1,13 +1,18 @@
 /**
  * API write path: accepted requests/s and p50/p99 of POST /orders and FCFS issue requests under
  * wrk at N connections, next to pgbench running the same SQL transaction on the same database
- * in the same run (the hardware limit), with the ratio. The relay is drained between phases so
- * one phase's Debezium backlog does not tax the next.
+ * (the hardware limit), with the ratio. pgbench runs first and the API right after, so each
+ * ratio comes from neighbouring measurements (the machine drifts; main.ts repeats the pairs:
+ * limit, system, limit, system, ...). The relay is drained between phases so one phase's
+ * Debezium backlog does not tax the next. No worker runs: cleanup.ts moves the service groups
+ * past these events afterwards.
  */
 import { issueToken } from "../src/platform/http/auth.ts";
 import type { Config } from "../src/platform/config.ts";
 import { connect, type Sql } from "../src/platform/db.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
+import type { Scratch } from "./cleanup.ts";
+import type { UsageMeter } from "./resources.ts";
 import { percentile } from "./stats.ts";
 
 export interface Phase {
@@ -21,9 +26,16 @@ export interface Phase {
 
 export interface WriteResult {
   scenario: "orders" | "issue-requests";
-  api: Phase;
-  pgbench: Phase;
+  connections: number;
+  /** Missing if that half failed (see `errors`); the other half is still measured. */
+  api?: Phase;
+  pgbench?: Phase;
+  /** When each was measured (the limit first): the alternation, visible in the report. */
+  pgbenchAt: string;
+  apiAt: string;
+  /** NaN if either half failed. */
   ratio: number;
+  errors?: string[];
 }
 
 export const API_PORT = 8091;
@@ -135,7 +147,11 @@ async function pgbench(
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
-    throw new Error(`pgbench failed: ${text}${new TextDecoder().decode(out.stderr)}`);
+    // Every aborted client repeats the error: its first line says it.
+    const all = text + new TextDecoder().decode(out.stderr);
+    const aborted = all.match(/client \d+ script \d+ aborted/g)?.length ?? 0;
+    const first = all.split("\n").find((l) => /ERROR|error:/.test(l)) ?? all.slice(-500);
+    throw new Error(`pgbench failed (${aborted} clients aborted): ${first.trim()}`);
   }
   const latencies: number[] = [];
   for await (const f of Deno.readDir(dir)) {
@@ -157,19 +173,23 @@ async function pgbench(
   };
 }
 
+/** One pass: at each connection count, each scenario's pgbench then API phase. */
 export async function apiWriteBench(
   cfg: Config,
-  opts: { connections: number; seconds: number },
+  opts: { connections: number[]; seconds: number },
+  scratch: Scratch,
+  meter?: UsageMeter,
 ): Promise<WriteResult[]> {
   await ensureWrk();
+  const measure = <T>(label: string, fn: () => Promise<T>) =>
+    meter ? meter.window(label, fn) : fn();
   const secret = Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16))
     .join("").padEnd(40, "0");
   const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "bench" });
   const api = await startApi(secret);
-  const run = crypto.randomUUID().slice(0, 8);
   const tokensFile = await Deno.makeTempFile({ suffix: ".tokens" });
   try {
-    const admin = await issueToken(secret, "bench-admin", { admin: true });
+    const admin = await issueToken(secret, scratch.user("admin"), { admin: true });
     const post = async (path: string, body: unknown) => {
       const res = await fetch(`http://127.0.0.1:${API_PORT}${path}`, {
         method: "POST",
@@ -180,58 +200,81 @@ export async function apiWriteBench(
       return await res.json();
     };
     const product = await post("/products", { name: "bench", price: 1000, stock: 1_000_000_000 });
-    const coupon = await post("/coupons", {
-      name: "bench",
-      discount: { type: "fixed", amount: 1 },
-      totalQuantity: 10_000_000,
-    });
-    // Distinct users: enough tokens that no FCFS request repeats a user within the run.
+    scratch.products.push(product.id);
+    // Distinct users: enough tokens that no FCFS request repeats a user within a phase (each
+    // connection count has a coupon of its own).
     const count = Math.max(50_000, opts.seconds * 6_000);
     const lines: string[] = [];
-    for (let i = 0; i < count; i++) lines.push(await issueToken(secret, `b${run}-${i}`));
+    for (let i = 0; i < count; i++) lines.push(await issueToken(secret, scratch.user(`b${i}`)));
     await Deno.writeTextFile(tokensFile, lines.join("\n") + "\n");
+    // pgbench's users: named like the bench's so that cleanup finds their orders.
+    const pgbUsers = scratch.user("pgb");
 
     const results: WriteResult[] = [];
-    const scenarios: {
-      scenario: WriteResult["scenario"];
-      path: string;
-      body: string;
-      script: string;
-      vars: Record<string, string>;
-    }[] = [
-      {
-        scenario: "issue-requests",
-        path: `/coupons/${coupon.id}/issue-requests`,
-        body: "",
-        script: "issue_request.sql",
-        vars: { coupon: coupon.id },
-      },
-      {
-        scenario: "orders",
-        path: "/orders",
-        body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }] }),
-        script: "place_order.sql",
-        vars: { product: product.id },
-      },
-    ];
-    for (const s of scenarios) {
-      await drainRelay(sql);
-      const apiPhase = await wrk(
-        tokensFile,
-        opts.connections,
-        opts.seconds,
-        "POST",
-        s.path,
-        s.body,
-      );
-      await drainRelay(sql);
-      const pgPhase = await pgbench(cfg, s.script, s.vars, opts.connections, opts.seconds);
-      results.push({
-        scenario: s.scenario,
-        api: apiPhase,
-        pgbench: pgPhase,
-        ratio: Math.round((apiPhase.perSecond / pgPhase.perSecond) * 100) / 100,
+    for (const connections of opts.connections) {
+      const coupon = await post("/coupons", {
+        name: "bench",
+        discount: { type: "fixed", amount: 1 },
+        totalQuantity: 10_000_000,
       });
+      scratch.coupons.push(coupon.id);
+      const scenarios: {
+        scenario: WriteResult["scenario"];
+        path: string;
+        body: string;
+        script: string;
+        vars: Record<string, string>;
+      }[] = [
+        {
+          scenario: "issue-requests",
+          path: `/coupons/${coupon.id}/issue-requests`,
+          body: "",
+          script: "issue_request.sql",
+          vars: { coupon: coupon.id, users: pgbUsers },
+        },
+        {
+          scenario: "orders",
+          path: "/orders",
+          body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }] }),
+          script: "place_order.sql",
+          vars: { product: product.id, users: pgbUsers },
+        },
+      ];
+      for (const s of scenarios) {
+        const label = `${connections} ${s.scenario}`;
+        await drainRelay(sql);
+        const errors: string[] = [];
+        const failed = (err: unknown) =>
+          void errors.push(err instanceof Error ? err.message : String(err));
+        const pgbenchAt = new Date().toISOString();
+        const pgPhase = await measure(
+          `${label} pgbench`,
+          () => pgbench(cfg, s.script, s.vars, connections, opts.seconds),
+        ).catch(failed);
+        await drainRelay(sql);
+        const apiAt = new Date().toISOString();
+        const apiPhase = await measure(
+          `${label} API`,
+          () => wrk(tokensFile, connections, opts.seconds, "POST", s.path, s.body),
+        ).catch(failed);
+        const ratio = apiPhase && pgPhase
+          ? Math.round((apiPhase.perSecond / pgPhase.perSecond) * 100) / 100
+          : NaN;
+        console.log(
+          `  ${label}: pgbench ${pgPhase?.perSecond}/s, API ${apiPhase?.perSecond}/s, ${ratio}` +
+            errors.map((e) => `\n    ${e}`).join(""),
+        );
+        results.push({
+          scenario: s.scenario,
+          connections,
+          api: apiPhase || undefined,
+          pgbench: pgPhase || undefined,
+          pgbenchAt,
+          apiAt,
+          ratio,
+          ...(errors.length ? { errors } : {}),
+        });
+      }
     }
     await drainRelay(sql);
     return results;

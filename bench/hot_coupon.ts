@@ -11,6 +11,8 @@ import { issueToken } from "../src/platform/http/auth.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { Workers } from "../tests/helpers/workers.ts";
 import { API_PORT, ensureWrk, startApi, wrk } from "./api_write.ts";
+import type { Scratch } from "./cleanup.ts";
+import type { UsageMeter } from "./resources.ts";
 
 export interface HotCouponResult {
   users: number;
@@ -28,9 +30,12 @@ export interface HotCouponResult {
 
 export async function hotCoupon(
   cfg: Config,
-  users = 20_000,
-  coupons = 1_000,
+  scratch: Scratch,
+  opts: { users?: number; coupons?: number; meter?: UsageMeter } = {},
 ): Promise<HotCouponResult> {
+  const { users = 20_000, coupons = 1_000, meter } = opts;
+  const measure = <T>(label: string, fn: () => Promise<T>) =>
+    meter ? meter.window(label, fn) : fn();
   await ensureWrk();
   const secret = crypto.randomUUID() + crypto.randomUUID();
   const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "bench" });
@@ -38,7 +43,7 @@ export async function hotCoupon(
   const api = await startApi(secret);
   const tokensFile = await Deno.makeTempFile({ suffix: ".tokens" });
   try {
-    const admin = issueToken(secret, "bench-admin", { admin: true });
+    const admin = issueToken(secret, scratch.user("admin"), { admin: true });
     const newCoupon = async () => {
       const res = await fetch(`http://127.0.0.1:${API_PORT}/coupons`, {
         method: "POST",
@@ -49,12 +54,20 @@ export async function hotCoupon(
           totalQuantity: coupons,
         }),
       });
-      return (await res.json()).id as string;
+      const id = (await res.json()).id as string;
+      scratch.coupons.push(id);
+      return id;
+    };
+    // Tokens are minted before the clock starts, so the timings hold only the load and the issuer.
+    const mint = async (couponId: string) => {
+      // Fresh users per coupon: one request per (coupon, user) is the rule under test anyway.
+      const lines = Array.from(
+        { length: users },
+        (_, i) => issueToken(secret, scratch.user(`${couponId.slice(-6)}-${i}`)),
+      );
+      await Deno.writeTextFile(tokensFile, lines.join("\n") + "\n");
     };
     const load = async (couponId: string) => {
-      const run = crypto.randomUUID().slice(0, 8);
-      const lines = Array.from({ length: users }, (_, i) => issueToken(secret, `hot${run}-${i}`));
-      await Deno.writeTextFile(tokensFile, lines.join("\n") + "\n");
       // Long enough for every token once at the measured rate; a repeat is a 200, not counted.
       return await wrk(
         tokensFile,
@@ -80,16 +93,22 @@ export async function hotCoupon(
 
     await workers.start("coupon-issuer");
     const live = await newCoupon();
-    const started = performance.now();
-    const liveLoad = await load(live);
-    const liveDone = await settled(live);
-    const allTerminalSeconds = (performance.now() - started) / 1000;
+    await mint(live);
+    const { liveLoad, liveDone, allTerminalSeconds } = await measure("issuer live", async () => {
+      const started = performance.now();
+      const liveLoad = await load(live);
+      const liveDone = await settled(live);
+      return { liveLoad, liveDone, allTerminalSeconds: (performance.now() - started) / 1000 };
+    });
     await workers.stop("coupon-issuer");
 
     const backlog = await newCoupon();
+    await mint(backlog);
     const backlogLoad = await load(backlog);
-    await workers.start("coupon-issuer");
-    const drained = await settled(backlog);
+    const drained = await measure("backlog drain", async () => {
+      await workers.start("coupon-issuer");
+      return await settled(backlog);
+    });
     return {
       users,
       coupons,
@@ -116,5 +135,19 @@ export async function hotCoupon(
 
 if (import.meta.main) {
   const { parseConfig } = await import("../src/platform/config.ts");
-  console.log(await hotCoupon(parseConfig(Deno.env.toObject())));
+  const { Scratch, restore } = await import("./cleanup.ts");
+  const { kafkaClient } = await import("../src/platform/kafka.ts");
+  const cfg = parseConfig(Deno.env.toObject());
+  const sql = connect(cfg.databaseUrl, { max: 1 });
+  const kafka = kafkaClient(cfg.kafkaBrokers, "bench-cleanup");
+  const admin = kafka.admin();
+  await admin.connect();
+  const scratch = await Scratch.open(sql);
+  await sql.end();
+  try {
+    console.log(await hotCoupon(cfg, scratch));
+  } finally {
+    console.log(await restore(cfg, kafka, admin, scratch));
+    await admin.disconnect();
+  }
 }

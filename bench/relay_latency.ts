@@ -58,6 +58,7 @@ export async function relayLatency(cfg: Config, count = 500): Promise<Summary> {
   } finally {
     await consumer.disconnect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.deleteGroups([`${aggregateType}-g`]).catch(() => {});
     await admin.disconnect();
     await sql.end();
   }

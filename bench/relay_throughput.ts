@@ -1,8 +1,10 @@
 /**
  * Relay throughput: how many events/s Debezium carries from the outbox to Kafka, against a kafkajs
  * producer writing the same records straight into the same broker (the limit), both measured
- * until a consumer has received every record. Then commit-to-consume latency at 10%, 50% and 90%
- * of the relay's sustained rate (open loop, one transaction per 10 ms tick).
+ * until a consumer has received every record. The limit runs first and the relay right after,
+ * so their ratio comes from neighbouring measurements (the machine drifts between runs; main.ts
+ * repeats this pair: limit, system, limit, system, ...). Then commit-to-consume latency at 10%,
+ * 50% and 90% of the relay's sustained rate (open loop, one transaction per 10 ms tick).
  */
 import type { Config } from "../src/platform/config.ts";
 import { connect } from "../src/platform/db.ts";
@@ -11,19 +13,39 @@ import { appendEvents, type OutboxEvent } from "../src/platform/outbox.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { uuidv7 } from "../src/platform/uuidv7.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
+import type { UsageMeter } from "./resources.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface RelayResult {
   events: number;
   relayPerSecond: number;
   directPerSecond: number;
+  /** When each was measured (limit first): the alternation, visible in the report. */
+  directAt: string;
+  relayAt: string;
   ratio: number;
   latency: { percentOfRelay: number; ratePerSecond: number; ms: Summary }[];
 }
 
+export interface RelayLoad {
+  /** Events per throughput measurement. @default 50000 */
+  events?: number;
+  /** Unmeasured events through both paths first (JIT, connections). @default 20000 */
+  warm?: number;
+  /** Seconds of each paced latency level. @default 10 */
+  pacedSeconds?: number;
+}
+
 const PAYLOAD = { orderId: "01938f4a-7b7c-7def-8a12-3456789abcde", note: "x".repeat(200) };
 
-export async function relayThroughput(cfg: Config, events = 50_000): Promise<RelayResult> {
+export async function relayThroughput(
+  cfg: Config,
+  load: RelayLoad = {},
+  meter?: UsageMeter,
+): Promise<RelayResult> {
+  const { events = 50_000, warm = 20_000, pacedSeconds = 10 } = load;
+  const measure = <T>(label: string, fn: () => Promise<T>) =>
+    meter ? meter.window(label, fn) : fn();
   const kafka = kafkaClient(cfg.kafkaBrokers, "bench-relay");
   const admin = kafka.admin();
   await admin.connect();
@@ -41,7 +63,8 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
   await producer.connect();
   const received = new Map<string, number>();
   const arrivals = new Map<string, number>(); // event id -> receive time
-  const consumer = kafka.consumer({ groupId: `bench-${run}`, maxWaitTimeInMs: 50 });
+  const groupId = `bench-${run}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({ topics: [relayTopic, directTopic], fromBeginning: true });
   await consumer.run({
@@ -61,53 +84,61 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
     type: "Bench",
     payload: PAYLOAD,
   });
-  try {
-    // Warm-up (JIT of Connect and Debezium, connections): 20,000 events, not measured.
-    const warm = 20_000;
-    for (let i = 0; i < warm; i += 1000) {
+  const commitRelay = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i += 1000) {
       await sql.begin((tx) =>
-        appendEvents(tx, Array.from({ length: 1000 }, (_, k) => event(i + k)))
+        appendEvents(
+          tx,
+          Array.from({ length: Math.min(1000, from + count - i) }, (_, k) => event(i + k)),
+        )
       );
     }
-    await waitFor(() => (received.get(relayTopic) ?? 0) >= warm, {
-      timeoutMs: 600_000,
-      intervalMs: 20,
-      what: "the warm-up events",
-    });
-    received.set(relayTopic, 0);
-
-    // Relay: commit the events in transactions of 1,000, then wait until all are consumed.
-    let start = performance.now();
-    for (let i = 0; i < events; i += 1000) {
-      await sql.begin((tx) =>
-        appendEvents(tx, Array.from({ length: Math.min(1000, events - i) }, (_, k) => event(i + k)))
-      );
-    }
-    await waitFor(() => (received.get(relayTopic) ?? 0) >= events, {
-      timeoutMs: 600_000,
-      intervalMs: 20,
-      what: "the relayed events",
-    });
-    const relaySeconds = (performance.now() - start) / 1000;
-
-    // Direct: the same records (key, value, headers) produced in batches of 1,000.
-    start = performance.now();
-    for (let i = 0; i < events; i += 1000) {
+  };
+  // The same records (key, value, headers) produced in batches of 1,000.
+  const produceDirect = async (count: number) => {
+    for (let i = 0; i < count; i += 1000) {
       await producer.send({
         topic: directTopic,
-        messages: Array.from({ length: Math.min(1000, events - i) }, (_, k) => ({
+        messages: Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({
           key: String((i + k) % 64),
           value: JSON.stringify(PAYLOAD),
           headers: { id: uuidv7(), eventType: "Bench", eventVersion: "1" },
         })),
       });
     }
-    await waitFor(() => (received.get(directTopic) ?? 0) >= events, {
+  };
+  const allReceived = (topic: string, count: number, what: string) =>
+    waitFor(() => (received.get(topic) ?? 0) >= count, {
       timeoutMs: 600_000,
       intervalMs: 20,
-      what: "the produced records",
+      what,
     });
-    const directSeconds = (performance.now() - start) / 1000;
+  try {
+    // Warm-up of both paths (JIT of Connect, Debezium and the client, connections): not measured.
+    await commitRelay(0, warm);
+    await allReceived(relayTopic, warm, "the warm-up events");
+    await produceDirect(warm);
+    await allReceived(directTopic, warm, "the warm-up records");
+    received.set(relayTopic, 0);
+    received.set(directTopic, 0);
+
+    // Limit: the records straight into Kafka, until the consumer has them all.
+    const directAt = new Date().toISOString();
+    const directSeconds = await measure("limit: kafkajs producer", async () => {
+      const start = performance.now();
+      await produceDirect(events);
+      await allReceived(directTopic, events, "the produced records");
+      return (performance.now() - start) / 1000;
+    });
+
+    // System, right after: commit in transactions of 1,000, wait until all are consumed.
+    const relayAt = new Date().toISOString();
+    const relaySeconds = await measure("system: relay", async () => {
+      const start = performance.now();
+      await commitRelay(0, events);
+      await allReceived(relayTopic, events, "the relayed events");
+      return (performance.now() - start) / 1000;
+    });
     const relayPerSecond = Math.round(events / relaySeconds);
 
     const latency: RelayResult["latency"] = [];
@@ -116,7 +147,7 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
       const perTick = Math.max(1, Math.round(rate / 100));
       const committed = new Map<string, number>();
       const t0 = performance.now();
-      for (let tick = 0; tick < 1000; tick++) { // 10 s
+      for (let tick = 0; tick < pacedSeconds * 100; tick++) {
         const due = t0 + tick * 10;
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -141,6 +172,8 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
       events,
       relayPerSecond,
       directPerSecond: Math.round(events / directSeconds),
+      directAt,
+      relayAt,
       ratio: Math.round((relaySeconds > 0 ? directSeconds / relaySeconds : 0) * 100) / 100,
       latency,
     };
@@ -148,6 +181,7 @@ export async function relayThroughput(cfg: Config, events = 50_000): Promise<Rel
     await consumer.disconnect();
     await producer.disconnect();
     await admin.deleteTopics({ topics: [relayTopic, directTopic] }).catch(() => {});
+    await admin.deleteGroups([groupId]).catch(() => {});
     await admin.disconnect();
     await sql.end();
   }

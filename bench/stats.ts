@@ -25,3 +25,30 @@ export function summarize(samples: number[]): Summary {
     max: r(s[s.length - 1] ?? NaN),
   };
 }
+
+/**
+ * One figure over repeated runs: the runs drift (a shared 2-core machine varies by several
+ * times within an hour), so the report gives the median and the range, never one run alone.
+ */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  /** The value of each run, in run order. */
+  runs: number[];
+}
+
+export function spread(values: number[]): Spread {
+  const v = values.filter((x) => Number.isFinite(x));
+  const s = [...v].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length === 0 ? NaN : s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { median: r(median), min: r(s[0] ?? NaN), max: r(s.at(-1) ?? NaN), runs: values };
+}
+
+/** `median (min-max)`, or the single value when every run agrees or there is one run. */
+export function fmtSpread(s: Spread): string {
+  if (!Number.isFinite(s.median)) return "-";
+  return s.min === s.max ? `${s.median}` : `${s.median} (${s.min}-${s.max})`;
+}
