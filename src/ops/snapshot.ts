@@ -8,7 +8,6 @@
 import type { Sql } from "../platform/db.ts";
 import { type Admin, type Kafka, kafkaClient } from "../platform/kafka.ts";
 import type { Logger } from "../platform/log.ts";
-import type { PartitionLag } from "../platform/lag.ts";
 import { AGGREGATE_TYPES, dlqTopicFor, topicFor } from "../events/topics.ts";
 import { connectorStatus } from "../../relay/register.ts";
 import { SERVICES } from "../worker.ts";
@@ -20,7 +19,7 @@ import {
   type SlotState,
   slotState,
 } from "./db_state.ts";
-import { groupLagFrom, topicEnds, totalEnd } from "./kafka_state.ts";
+import { groupLag, type PartitionLag, topicEnds, totalEnd } from "../platform/lag.ts";
 import { DeadLetterCache, type TopicDeadLetters } from "./dead_letters.ts";
 import { scrapeWorker, type WorkerCounters } from "./worker_scrape.ts";
 
@@ -131,7 +130,7 @@ export class OpsCollector {
         const dead = await deadLettersByGroup(sql).catch(() => ({} as Record<string, number>));
         return await Promise.all(
           Object.values(SERVICES).map(async (s) => {
-            const partitions = await groupLagFrom(admin, ends.data, s.group, s.topics);
+            const partitions = await groupLag(admin, s.group, s.topics, ends.data);
             const committed = partitions.reduce((a, p) => a + p.committed, 0);
             const workerUrl = this.opts.workerOpsUrls[s.group];
             const [p99, worker] = await Promise.all([

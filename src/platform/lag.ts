@@ -1,6 +1,6 @@
 /**
  * Consumer lag as a number: for each partition of a group's topics, the high watermark minus the
- * committed offset. Used by the workers' metrics and by `deno task stack:status`.
+ * committed offset. Used by the workers' metrics, `deno task stack:status` and the ops console.
  */
 import type { Admin } from "./kafka.ts";
 
@@ -12,21 +12,42 @@ export interface PartitionLag {
   lag: number;
 }
 
+/** Each topic's partitions with their low and high watermarks. */
+export type Ends = Map<string, { partition: number; high: number; low: number }[]>;
+
+export async function topicEnds(admin: Admin, topics: string[]): Promise<Ends> {
+  const out: Ends = new Map();
+  await Promise.all(topics.map(async (t) => {
+    const offsets = await admin.fetchTopicOffsets(t);
+    out.set(
+      t,
+      offsets.map((o) => ({ partition: o.partition, high: Number(o.high), low: Number(o.low) })),
+    );
+  }));
+  return out;
+}
+
+/**
+ * Lag per partition of `group` on `topics`, sorted by topic and partition. `ends`: watermarks
+ * read once for several groups (the console); fetched here when omitted.
+ */
 export async function groupLag(
   admin: Admin,
   group: string,
   topics: string[],
+  ends?: Ends,
 ): Promise<PartitionLag[]> {
-  const committed = await admin.fetchOffsets({ groupId: group, topics });
+  const [committed, watermarks] = await Promise.all([
+    admin.fetchOffsets({ groupId: group, topics }),
+    ends ?? topicEnds(admin, topics),
+  ]);
   const out: PartitionLag[] = [];
   for (const t of committed) {
-    const ends = await admin.fetchTopicOffsets(t.topic);
     for (const p of t.partitions) {
-      const end = ends.find((e) => e.partition === p.partition);
-      const high = Number(end?.high ?? 0);
-      const low = Number(end?.low ?? 0);
+      const end = watermarks.get(t.topic)?.find((e) => e.partition === p.partition);
+      const high = end?.high ?? 0;
       // -1: nothing committed yet; a new group starts at the beginning (low).
-      const c = Number(p.offset) < 0 ? low : Number(p.offset);
+      const c = Number(p.offset) < 0 ? (end?.low ?? 0) : Number(p.offset);
       out.push({
         topic: t.topic,
         partition: p.partition,
@@ -36,5 +57,10 @@ export async function groupLag(
       });
     }
   }
-  return out;
+  return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** The sum of the high watermarks of `topics`: every record ever written to them. */
+export function totalEnd(ends: Ends, topics: string[]): number {
+  return topics.reduce((a, t) => a + (ends.get(t) ?? []).reduce((b, p) => b + p.high, 0), 0);
 }
