@@ -9,6 +9,7 @@ import type { Logger } from "../platform/log.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { type PayloadOf, publish, type Publishable, toOutbox } from "../events/catalog.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
+import { NotVisibleYet } from "../platform/errors.ts";
 import { couponRequestTimeouts } from "./metrics.ts";
 import { appendEvents } from "../platform/outbox.ts";
 import { topicFor } from "../events/topics.ts";
@@ -42,7 +43,7 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
   );
   for (const [couponId, requests] of byCoupon) {
     const coupon = coupons.get(couponId);
-    if (!coupon) throw new Error(`coupon ${couponId} not found`);
+    if (!coupon) throw new NotVisibleYet(`coupon ${couponId} not found`);
     const ids = requests.map((r) => r.payload.requestId);
     const pendingRows = await tx<{ id: string }[]>`
       select id from coupon_requests where id = any(${ids}::uuid[]) and status = 'PENDING'
@@ -52,7 +53,7 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
         { id: string }[]
       >`select id from coupon_requests where id = any(${ids}::uuid[])`;
       if (found.length !== new Set(ids).size) {
-        throw new Error(`a request of coupon ${couponId} was not found`);
+        throw new NotVisibleYet(`a request of coupon ${couponId} was not found`);
       }
     }
     const pending = new Set(pendingRows.map((r) => r.id));

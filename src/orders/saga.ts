@@ -15,6 +15,7 @@ import { appendEvents } from "../platform/outbox.ts";
 import { childTraceparent } from "../platform/trace.ts";
 import { orderTimeouts } from "./metrics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
+import { NotVisibleYet } from "../platform/errors.ts";
 import { topicFor } from "../events/topics.ts";
 
 type Step = "inventory" | "coupon" | "payment";
@@ -27,7 +28,7 @@ function reply(step: Step, ok: boolean) {
     const { orderId, reason } = event.payload as { orderId: string; reason?: FailureReason };
     const [order] = await tx<{ status: string; user_id: string; user_coupon_id: string | null }[]>`
       select status, user_id, user_coupon_id from orders where id = ${orderId}`;
-    if (!order) throw new Error(`order ${orderId} not found`);
+    if (!order) throw new NotVisibleYet(`order ${orderId} not found`);
     await tx`
       insert into order_steps (order_id, step, ok, reason)
       values (${orderId}, ${step}, ${ok}, ${reason ?? null})

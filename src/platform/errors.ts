@@ -14,6 +14,21 @@
  */
 export type ErrorKind = "infrastructure" | "transient" | "data";
 
+const NOT_VISIBLE_YET = "NOT_VISIBLE_YET";
+
+/**
+ * A row an event refers to is not there (yet). Transient, not data: logical decoding can hand a
+ * transaction to Debezium the moment its commit record is flushed, a moment before the commit is
+ * visible to other sessions; on a loaded machine a consumer has met an event tens of
+ * milliseconds before its producer's rows (the fault suite saw a FCFS request dead-lettered as
+ * "not found" that way). A few retries outlast that window; a row that never appears still ends
+ * in the DLQ.
+ */
+export class NotVisibleYet extends Error {
+  override name = "NotVisibleYet";
+  readonly code = NOT_VISIBLE_YET;
+}
+
 /** Node/Deno network and name-resolution codes, and postgres.js's own connection codes. */
 const INFRASTRUCTURE_CODES = new Set([
   "ENOTFOUND",
@@ -68,6 +83,7 @@ const TRANSIENT_SQLSTATES = new Set([
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 function kindOfCode(code: string): ErrorKind | undefined {
+  if (code === NOT_VISIBLE_YET) return "transient";
   if (INFRASTRUCTURE_CODES.has(code)) return "infrastructure";
   if (code.startsWith("CONNECTION_")) return "infrastructure";
   if (!SQLSTATE.test(code)) return undefined;

@@ -9,8 +9,8 @@
  * - the saga's deadlines: a participant down past ORDER_DEADLINE_MS, a step dead-lettered.
  * After each, once quiet: every accepted request is terminal (lost), no order ended later than
  * its deadline plus the fault's length (stuck), the invariants hold and no effect is doubled;
- * duplicates delivered, dead letters and the recovery time (fault to the first confirmation of
- * an order placed after it: the whole pipeline working again) are recorded. Prints the table and writes it to results/. Exits 1 if a row has lost,
+ * duplicates delivered, dead letters and the recovery time (fault to the first decision by effect
+ * after it, deadline decisions excluded) are recorded. Prints the table and writes it to results/. Exits 1 if a row has lost,
  * duplicate effects, stuck or unexpected dead letters > 0, or a fault's own check failed.
  * Edits /etc/hosts (adds, then removes, one line naming 127.0.0.1): run as root.
  */
@@ -430,11 +430,15 @@ for (const [i, fault] of FAULTS.entries()) {
   const [t] = await sql<{ terminal: number; first: Date | null }[]>`
     select ((select count(*) from orders where id = any(${orders}::uuid[]) and status <> 'PENDING') +
             (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status <> 'PENDING'))::int as terminal,
-           -- Recovery: the first confirmation of an order placed after the fault began, i.e. the
-           -- whole pipeline (API, relay, every participant, the saga) working again. Decisions
-           -- alone would not do: the deadline sweep keeps cancelling while Kafka is away.
-           (select min(updated_at) from orders where id = any(${orders}::uuid[])
-              and status = 'CONFIRMED' and created_at > ${at}) as first`;
+           -- Recovery: the first decision by effect after the fault began (an order confirmed
+           -- or cancelled by a participant's answer, a request decided by the issuer). Deadline
+           -- decisions (TIMEOUT) do not count: the sweep keeps cancelling while Kafka is away.
+           least((select min(updated_at) from orders where id = any(${orders}::uuid[])
+                    and status <> 'PENDING' and cancel_reason is distinct from 'TIMEOUT'
+                    and updated_at > ${at}),
+                 (select min(updated_at) from coupon_requests where id = any(${requests}::uuid[])
+                    and status <> 'PENDING' and reason is distinct from 'TIMEOUT'
+                    and updated_at > ${at})) as first`;
   // Compensations may still be in flight when the last order settles: poll until quiet.
   let found: string[] = [];
   await waitFor(async () => (found = await violations(sql, driver.fixture)).length === 0, {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { classifyError, type ErrorKind } from "../../src/platform/errors.ts";
+import { classifyError, type ErrorKind, NotVisibleYet } from "../../src/platform/errors.ts";
 import { kafkaClient } from "../../src/platform/kafka.ts";
 import { cfg, db, real, unique } from "../helpers/stack.ts";
 
@@ -105,6 +105,8 @@ Deno.test("classifier: an unreachable broker is infrastructure; a bug is data", 
   await producer.disconnect().catch(() => {});
 
   assert.equal(classifyError(new TypeError("x is undefined")), "data");
+  // A row an event refers to, not visible yet: retried, then dead-lettered.
+  assert.equal(classifyError(new NotVisibleYet("order x not found")), "transient");
   // The cause chain counts: a wrapped connection error is still infrastructure.
   const wrapped = await kindOf(() => queryAt("postgres://x@127.0.0.1:1/x"));
   assert.equal(classifyError(new Error("run failed", { cause: wrapped.err })), "infrastructure");
