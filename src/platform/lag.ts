@@ -15,15 +15,21 @@ export interface PartitionLag {
 /** Each topic's partitions with their low and high watermarks. */
 export type Ends = Map<string, { partition: number; high: number; low: number }[]>;
 
+/**
+ * Watermarks of `topics`. Waits for every request before failing (a missing topic fails one):
+ * a request left running after the caller gave up would keep kafkajs retrying behind a
+ * disconnected client, and the process from exiting.
+ */
 export async function topicEnds(admin: Admin, topics: string[]): Promise<Ends> {
+  const results = await Promise.allSettled(topics.map((t) => admin.fetchTopicOffsets(t)));
   const out: Ends = new Map();
-  await Promise.all(topics.map(async (t) => {
-    const offsets = await admin.fetchTopicOffsets(t);
+  for (const [i, r] of results.entries()) {
+    if (r.status === "rejected") throw r.reason;
     out.set(
-      t,
-      offsets.map((o) => ({ partition: o.partition, high: Number(o.high), low: Number(o.low) })),
+      topics[i],
+      r.value.map((o) => ({ partition: o.partition, high: Number(o.high), low: Number(o.low) })),
     );
-  }));
+  }
   return out;
 }
 
@@ -37,10 +43,8 @@ export async function groupLag(
   topics: string[],
   ends?: Ends,
 ): Promise<PartitionLag[]> {
-  const [committed, watermarks] = await Promise.all([
-    admin.fetchOffsets({ groupId: group, topics }),
-    ends ?? topicEnds(admin, topics),
-  ]);
+  const watermarks = ends ?? await topicEnds(admin, topics);
+  const committed = await admin.fetchOffsets({ groupId: group, topics });
   const out: PartitionLag[] = [];
   for (const t of committed) {
     for (const p of t.partitions) {
