@@ -40,8 +40,11 @@ const kafka = kafkaClient(cfg.kafkaBrokers, "faults", { silent: true });
 
 /** Short enough that the deadline rows fit in CI; outages longer than it time orders out. */
 const ORDER_DEADLINE_MS = 8000;
-/** Slack of the stuck check: the sweep's cadence plus a decision's own latency. */
-const STUCK_SLACK_MS = 5000;
+/**
+ * Slack of the stuck check: the sweep's cadence (1 s), one connect timeout (5 s) while the pools
+ * reconnect after the fault, and a decision's own latency.
+ */
+const STUCK_SLACK_MS = 10_000;
 
 // The API and the workers reach Postgres by a name this runner controls, through its proxy.
 const DB_HOST = "shop-db.faults.internal";
