@@ -47,7 +47,9 @@ const ORDER_DEADLINE_MS = 8000;
 const STUCK_SLACK_MS = 10_000;
 
 // The API and the workers reach Postgres by a name this runner controls, through its proxy.
-const DB_HOST = "shop-db.faults.internal";
+// Named after this process, so two runs on one machine (each with its own stack) never remove
+// each other's line.
+const DB_HOST = `shop-db-${Deno.pid}.faults.internal`;
 const HOSTS_LINE = `127.0.0.1 ${DB_HOST} # tests/faults/run.ts`;
 async function setDbResolvable(on: boolean): Promise<void> {
   const lines = (await Deno.readTextFile("/etc/hosts")).split("\n")
