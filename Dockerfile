@@ -2,6 +2,7 @@
 FROM denoland/deno:2.9.6
 WORKDIR /app
 COPY deno.json deno.lock ./
+COPY vendor/ vendor/
 COPY src/ src/
 COPY relay/ relay/
 COPY migrations/ migrations/
