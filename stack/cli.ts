@@ -40,12 +40,13 @@ export async function fetchJars(): Promise<void> {
   await safeRemove(`${STACK_DIR}/plugins`);
   // Maven's unpack markers would otherwise skip the plugin we just removed.
   await safeRemove(`${STACK_DIR}/maven`);
-  let out: Deno.CommandOutput;
+  // Maven's own transfer log, summed into one progress line every few seconds: the first fetch
+  // downloads about 80 MB, and minutes of silence look like a hang.
+  let child: Deno.ChildProcess;
   try {
-    out = await new Deno.Command("mvn", {
+    child = new Deno.Command("mvn", {
       args: [
         "-B",
-        "-q",
         "-Dstyle.color=never",
         "-f",
         `${REPO_DIR}/stack/pom.xml`,
@@ -54,15 +55,41 @@ export async function fetchJars(): Promise<void> {
       ],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
   } catch (err) {
     throw new StackError(
       `mvn could not run (${(err as Error).message}); install Java 17+ and Maven`,
     );
   }
-  if (!out.success) {
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    throw new StackError(`mvn failed to resolve the stack's jars:\n${text}`);
+  const started = performance.now();
+  const tail: string[] = [];
+  let files = 0;
+  let kb = 0;
+  let shown = started;
+  const follow = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        tail.push(line);
+        if (tail.length > 200) tail.shift();
+        const m = /Downloaded from \S+: \S+ \(([\d.]+) (kB|MB|B)/.exec(line);
+        if (!m) continue;
+        files++;
+        kb += Number(m[1]) * (m[2] === "MB" ? 1024 : m[2] === "B" ? 1 / 1024 : 1);
+        if (performance.now() - shown > 3000) {
+          shown = performance.now();
+          const s = Math.round((shown - started) / 1000);
+          console.log(`  ${files} files, ${(kb / 1024).toFixed(1)} MB downloaded (${s} s) ...`);
+        }
+      }
+    }
+  };
+  const [status] = await Promise.all([child.status, follow(child.stdout), follow(child.stderr)]);
+  if (files > 0) console.log(`  ${files} files, ${(kb / 1024).toFixed(1)} MB downloaded`);
+  if (!status.success) {
+    throw new StackError(`mvn failed to resolve the stack's jars:\n${tail.join("\n")}`);
   }
   await Deno.writeTextFile(FETCH_MARK, hash);
 }
