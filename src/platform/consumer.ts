@@ -113,7 +113,10 @@ interface Outcome {
 
 /** Retry bookkeeping of one partition, kept across pauses (a paused run is fetched again). */
 interface PartitionState {
-  /** Attempts of the run starting at an offset with a length: `${offset}+${length}`. */
+  /**
+   * Attempts of the run starting at an offset. Keyed by the offset alone: a run fetched again
+   * after a pause may be longer (new records arrived), and must not start counting anew.
+   */
   attempts: Map<string, number>;
   /** Until this offset, runs are single records (a run failed as a whole; find the culprit). */
   singleUntil?: bigint;
@@ -126,7 +129,7 @@ interface Ctx {
 }
 
 function nextAttempt(state: PartitionState, messages: KafkaMessage[]): number {
-  const key = `${messages[0].offset}+${messages.length}`;
+  const key = messages[0].offset;
   const n = (state.attempts.get(key) ?? 0) + 1;
   state.attempts.set(key, n);
   return n;
@@ -289,6 +292,7 @@ async function applyRun(
         error: err,
       });
       state.singleUntil = BigInt(messages.at(-1)!.offset);
+      state.attempts.clear(); // each record of the run counts its own attempts from here
       return { done: 0, waitMs: 0 };
     }
     const errorClass = kind === "transient" ? "RetriesExhausted" : (err as Error)?.name ?? "Error";
