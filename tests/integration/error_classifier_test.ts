@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { classifyError, type ErrorKind, NotVisibleYet } from "../../src/platform/errors.ts";
 import { kafkaClient } from "../../src/platform/kafka.ts";
 import { cfg, db, real, unique } from "../helpers/stack.ts";
+import { waitFor } from "../../src/platform/wait_for.ts";
 
 async function kindOf(fail: () => Promise<unknown>): Promise<{ kind: ErrorKind; err: unknown }> {
   try {
@@ -42,8 +43,17 @@ Deno.test("classifier: network and name-resolution failures are infrastructure",
   const victim = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
   try {
     const [{ pid }] = await victim<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    // Terminated while a query runs on it: a terminated idle connection may be replaced before
+    // the next query is sent, and that query would then succeed.
+    const running = victim`select pg_sleep(30)`.execute();
+    await waitFor(
+      async () =>
+        (await sql`select 1 from pg_stat_activity where pid = ${pid} and state = 'active'`)
+          .length === 1,
+      { timeoutMs: 10_000, what: "the victim's query to run" },
+    );
     await sql`select pg_terminate_backend(${pid})`;
-    const terminated = await kindOf(() => victim`select 1`);
+    const terminated = await kindOf(() => running);
     assert.equal(terminated.kind, "infrastructure", String(terminated.err));
 
     // Read-only during a failover (25006).
