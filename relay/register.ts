@@ -22,7 +22,7 @@ export interface ConnectorFile {
 export interface ConnectorStatus {
   name: string;
   connector: { state: string; trace?: string };
-  tasks: { id: number; state: string; trace?: string }[];
+  tasks: { id: number; state: string; trace?: string; worker_id?: string }[];
 }
 
 /** Registration did not reach a running relay; the message says which part failed. */

@@ -1,10 +1,16 @@
 /**
- * `deno task dev`: the whole system on the local stack. Brings up what is missing, runs setup
- * (migrate, topics, relay), then the API and workers as child processes with prefixed,
- * interleaved logs. Ctrl-C stops the children, and the stack too if this command started it.
+ * `deno task dev [--cluster] [--replicas N]`: the whole system on the local stack. Brings up what
+ * is missing, runs setup (migrate, topics, relay), then the API and workers as child processes
+ * with prefixed, interleaved logs. Ctrl-C stops the children, and the stack too if this command
+ * started it.
+ *
+ * `--cluster` (or STACK_PROFILE=cluster): the cluster profile of the stack (3 Kafka nodes, 2
+ * Connect workers, RF 3). `--replicas N` (default 1): N instances of each consumer group; Kafka
+ * spreads each group's partitions across its instances.
  */
-import { components, ORDER, STACK_DIR } from "../stack/components.ts";
-import { down, up } from "../stack/cli.ts";
+import { parseArgs } from "node:util";
+import { components, profileOrder, STACK_DIR } from "../stack/components.ts";
+import { commandProfile, down, up } from "../stack/cli.ts";
 import { setup } from "./setup.ts";
 import { WORKER_PORTS, WORKERS } from "./worker.ts";
 import { issueToken } from "./platform/http/auth.ts";
@@ -12,12 +18,38 @@ import { issueToken } from "./platform/http/auth.ts";
 interface Child {
   name: string;
   args: string[];
+  env?: Record<string, string>;
 }
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: { cluster: { type: "boolean" }, replicas: { type: "string", default: "1" } },
+});
+const replicas = Number(flags.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) {
+  console.error(`Cannot use --replicas ${flags.replicas}: expected an integer from 1 to 8`);
+  Deno.exit(64);
+}
+const profile = commandProfile(flags.cluster ? ["--cluster"] : []);
+// The children and setup read the profile's addresses as their defaults.
+Deno.env.set("STACK_PROFILE", profile);
+
+/**
+ * The ops port of instance `i` of worker `w`: its default port, plus 100 per further instance
+ * (9101, 9201, ...), so every instance on this machine serves health and metrics.
+ */
+const opsPort = (w: string, i: number) => WORKER_PORTS[w] + 100 * i;
 
 /** The processes of the system; each is also runnable alone (`deno task api`, `worker <name>`). */
 const CHILDREN: Child[] = [
   { name: "api", args: ["run", "-A", "src/api.ts"] },
-  ...WORKERS.map((w) => ({ name: w, args: ["run", "-A", "src/worker.ts", w] })),
+  ...WORKERS.flatMap((w) =>
+    Array.from({ length: replicas }, (_, i) => ({
+      name: replicas > 1 ? `${w}#${i + 1}` : w,
+      args: ["run", "-A", "src/worker.ts", w],
+      env: { WORKER_PORT: String(opsPort(w, i)) },
+    }))
+  ),
 ];
 
 async function devSecret(): Promise<string> {
@@ -38,7 +70,7 @@ async function pipeLines(
   stream: ReadableStream<Uint8Array>,
   out: typeof console.log,
 ) {
-  const prefix = `${name.padEnd(16)}| `;
+  const prefix = `${name.padEnd(18)}| `;
   let buf = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buf += chunk;
@@ -49,19 +81,21 @@ async function pipeLines(
   if (buf) out(prefix + buf);
 }
 
-const wasRunning = (await Promise.all(ORDER.map((n) => components[n].pid()))).every(Boolean);
-await up();
+const wasRunning = (await Promise.all(profileOrder(profile).map((n) => components[n].pid())))
+  .every(Boolean);
+await up(profile);
 const env = { ...Deno.env.toObject() };
 env.AUTH_JWT_SECRET ??= await devSecret();
 Deno.env.set("AUTH_JWT_SECRET", env.AUTH_JWT_SECRET);
 await setup();
-// The console scrapes the workers' own counters (retries) from their default ops ports.
-env.WORKER_OPS_URLS ??= WORKERS.map((w) => `${w}=http://127.0.0.1:${WORKER_PORTS[w]}`).join(",");
+// The console scrapes the workers' own counters (retries) from their ops ports: one URL per
+// worker, so with replicas it shows the first instance's.
+env.WORKER_OPS_URLS ??= WORKERS.map((w) => `${w}=http://127.0.0.1:${opsPort(w, 0)}`).join(",");
 
 const procs = CHILDREN.map((c) => {
   const p = new Deno.Command(Deno.execPath(), {
     args: c.args,
-    env,
+    env: { ...env, ...c.env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -96,7 +130,8 @@ const port = env.PORT ?? 8080;
 // The token rides in the fragment, which the browser never sends to the server (nor to a log).
 const consoleToken = issueToken(env.AUTH_JWT_SECRET, "dev-console", { admin: true });
 console.log(
-  `system running: api on :${port}, workers ${WORKERS.join(", ")}; ` +
+  `system running (${profile} stack): api on :${port}, workers ${WORKERS.join(", ")}` +
+    `${replicas > 1 ? ` x ${replicas} instances each` : ""}; ` +
     "tokens: deno task token <sub> [--admin]; Ctrl-C stops it\n" +
     `ops console: http://localhost:${port}/ops#token=${consoleToken}\n` +
     `API docs:    http://localhost:${port}/docs`,

@@ -1,19 +1,27 @@
 /**
  * `deno task stack:fetch|stack:up|stack:down|stack:status`: the local stack without Docker.
  * `up` is idempotent and waits for real readiness; `down` stops only what this stack started.
+ *
+ * Two profiles (src/platform/local_stack.ts): `single` (default) and `cluster` (three Kafka
+ * nodes, two Connect workers), chosen by STACK_PROFILE or, for `up` and `status`, `--cluster`.
+ * `down` and `reset` stop every component of either profile that runs in this STACK_DIR.
  */
 import postgres from "postgres";
 import {
+  type ComponentName,
   components,
   LOG_DIR,
-  ORDER,
   prepareStackDir,
+  profileOrder,
   removePgData,
   REPO_DIR,
   safeRemove,
   STACK_DIR,
   StackError,
+  STAGES,
+  STOP_ORDER,
 } from "./components.ts";
+import { type StackProfile, stackProfile } from "../src/platform/local_stack.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { groupLag } from "../src/platform/lag.ts";
@@ -108,32 +116,81 @@ async function checkJava(): Promise<void> {
   }
 }
 
-/** Brings up every component that is not running, in order. */
-export async function up(): Promise<void> {
-  await checkJava();
-  await fetchJars();
-  const started = performance.now();
-  for (const name of ORDER) {
-    const c = components[name];
-    const t = performance.now();
-    const wasUp = await c.pid();
-    await c.start();
-    const ms = Math.round(performance.now() - t);
-    console.log(`${name.padEnd(8)} ${wasUp ? "already running" : `started in ${ms} ms`}`);
+/** The profile of this command: `--cluster` on the command line, else STACK_PROFILE. */
+export function commandProfile(args: string[] = Deno.args): StackProfile {
+  if (args.includes("--cluster")) return "cluster";
+  try {
+    return stackProfile(Deno.env.toObject());
+  } catch (err) {
+    throw new StackError((err as Error).message);
   }
-  console.log(
-    `stack up in ${((performance.now() - started) / 1000).toFixed(1)} s (logs: ${LOG_DIR})`,
-  );
 }
 
-/** Stops every component this stack started, in reverse order. */
-export async function down(): Promise<void> {
-  for (const name of [...ORDER].reverse()) {
-    const c = components[name];
-    const pid = await c.pid();
-    await c.stop();
-    console.log(`${name.padEnd(8)} ${pid ? `stopped (pid ${pid})` : "not running"}`);
+/** Components of either profile that run in this STACK_DIR now. */
+async function running(): Promise<ComponentName[]> {
+  const names = STOP_ORDER.flat();
+  const pids = await Promise.all(names.map((n) => components[n].pid()));
+  return names.filter((_, i) => pids[i] !== undefined);
+}
+
+/**
+ * Brings up every component of `profile` that is not running, stage by stage (the components of
+ * a stage start together). Refuses while the other profile's Kafka or Connect runs here.
+ */
+export async function up(profile: StackProfile = commandProfile()): Promise<void> {
+  await checkJava();
+  await fetchJars();
+  const mine = new Set(profileOrder(profile));
+  const others = (await running()).filter((n) => !mine.has(n));
+  if (others.length > 0) {
+    throw new StackError(
+      `the other profile runs in ${STACK_DIR} (${others.join(", ")}); ` +
+        `'deno task stack:down' first, or use STACK_PROFILE=${
+          profile === "cluster" ? "single" : "cluster"
+        }`,
+    );
   }
+  const started = performance.now();
+  for (const stage of STAGES[profile]) {
+    await Promise.all(stage.map(async (name) => {
+      const c = components[name];
+      const t = performance.now();
+      const wasUp = await c.pid();
+      await c.start();
+      const ms = Math.round(performance.now() - t);
+      console.log(`${name.padEnd(10)} ${wasUp ? "already running" : `started in ${ms} ms`}`);
+    }));
+  }
+  console.log(
+    `stack up (${profile}) in ${((performance.now() - started) / 1000).toFixed(1)} s ` +
+      `(logs: ${LOG_DIR})`,
+  );
+  if (profile === "cluster" && Deno.env.get("STACK_PROFILE") !== "cluster") {
+    console.log(
+      "the cluster's addresses are the defaults only with STACK_PROFILE=cluster in the " +
+        "environment (setup, dev, test, workers)",
+    );
+  }
+}
+
+/**
+ * Stops every component of either profile this stack started: Connect first, then the Kafka
+ * nodes together (a node stopping alone after the others would wait for a quorum that is
+ * gone), then Postgres.
+ */
+export async function down(): Promise<void> {
+  const live = new Set(await running());
+  for (const stage of STOP_ORDER) {
+    const present = stage.filter((n) => live.has(n));
+    if (stage.includes("postgres") && !present.length) console.log("postgres   not running");
+    await Promise.all(present.map(async (name) => {
+      const c = components[name];
+      const pid = await c.pid();
+      await c.stop();
+      console.log(`${name.padEnd(10)} ${pid ? `stopped (pid ${pid})` : "not running"}`);
+    }));
+  }
+  if (live.size === 0) console.log("nothing was running");
 }
 
 /** Stops the stack and deletes its data (database, topics, Connect state); keeps the jars. */
@@ -158,13 +215,16 @@ async function rssMb(pid: number): Promise<string> {
 }
 
 /** The relay (connector, slot) and each consumer group's lag, for `status`. */
-async function relayAndLag(): Promise<void> {
-  const cfg = parseConfig(Deno.env.toObject());
+async function relayAndLag(profile: StackProfile): Promise<void> {
+  // The profile's own addresses, whatever STACK_PROFILE says (`status --cluster`).
+  const cfg = parseConfig({ ...Deno.env.toObject(), STACK_PROFILE: profile });
   const s = await connectorStatus(cfg.kafkaConnectUrl, "shop-outbox").catch(() => undefined);
   console.log(
     `\nrelay     connector shop-outbox: ${
       s
-        ? `${s.connector.state}, tasks ${s.tasks.map((t) => t.state).join(",") || "none"}`
+        ? `${s.connector.state}, tasks ${
+          s.tasks.map((t) => `${t.state} on ${t.worker_id ?? "?"}`).join(",") || "none"
+        }`
         : "not registered"
     }`,
   );
@@ -196,27 +256,32 @@ async function relayAndLag(): Promise<void> {
   }
 }
 
-/** Prints each component with its port, pid, memory and health; exit 1 if any is unhealthy. */
-export async function status(): Promise<boolean> {
+/**
+ * Prints each component of `profile` (and any of the other profile that runs here) with its
+ * port, pid, memory and health; false if any of the profile's is unhealthy.
+ */
+export async function status(profile: StackProfile = commandProfile()): Promise<boolean> {
   let allOk = true;
+  const mine = profileOrder(profile);
+  const extra = (await running()).filter((n) => !mine.includes(n));
   const rows = [["component", "port", "pid", "rss", "health"]];
-  for (const name of ORDER) {
+  for (const name of [...mine, ...extra]) {
     const c = components[name];
     const pid = await c.pid();
     const h = pid ? await c.health() : { ok: false, detail: "not running" };
-    allOk &&= h.ok;
+    if (mine.includes(name)) allOk &&= h.ok;
     rows.push([
       name,
       String(c.port),
       pid ? String(pid) : "-",
       pid ? await rssMb(pid) : "-",
-      `${h.ok ? "ok" : "DOWN"}: ${h.detail}`,
+      `${h.ok ? "ok" : "DOWN"}: ${h.detail}${mine.includes(name) ? "" : " (other profile)"}`,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  "));
-  console.log(`state: ${STACK_DIR}  logs: ${LOG_DIR}`);
-  if (allOk) await relayAndLag();
+  console.log(`profile: ${profile}  state: ${STACK_DIR}  logs: ${LOG_DIR}`);
+  if (allOk) await relayAndLag(profile);
   return allOk;
 }
 

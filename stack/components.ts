@@ -4,7 +4,13 @@
  * Kafka Connect worker with the Debezium Postgres plugin. Each can be started, stopped and
  * probed on its own; tests use that to take one down on purpose.
  */
-import { LOCAL_PORTS } from "../src/platform/local_stack.ts";
+import {
+  CLUSTER_CONNECT_PORTS,
+  CLUSTER_NODES,
+  type KafkaNode,
+  LOCAL_PORTS,
+  type StackProfile,
+} from "../src/platform/local_stack.ts";
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
@@ -61,7 +67,20 @@ const PG_BIN = Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin";
 const PG_DIR = `${STACK_DIR}/pg`;
 const PG_DATA = `${PG_DIR}/data`;
 
-export type ComponentName = "postgres" | "kafka" | "connect";
+/**
+ * The single-node profile's `kafka` and `connect`; the cluster profile's `kafka-1..3` (node 1 on
+ * the single node's ports, so the two profiles never run at once in one STACK_DIR) and
+ * `connect-1..2`. Postgres is the same in both.
+ */
+export type ComponentName =
+  | "postgres"
+  | "kafka"
+  | "connect"
+  | "kafka-1"
+  | "kafka-2"
+  | "kafka-3"
+  | "connect-1"
+  | "connect-2";
 
 export interface Component {
   name: ComponentName;
@@ -244,16 +263,27 @@ async function logTail(path: string, lines = 15): Promise<string> {
   }
 }
 
-async function renderTemplate(name: string): Promise<string> {
-  const text = await Deno.readTextFile(`${CONF_DIR}/${name}`);
-  const out = text
-    .replaceAll("@STACK_DIR@", STACK_DIR)
+/**
+ * Fills a template of stack/conf with the stack folder, the ports and `vars` (`@NAME@`), writes it
+ * to `<STACK_DIR>/conf/<out>` and returns that path.
+ */
+async function renderTemplate(
+  name: string,
+  vars: Record<string, string | number> = {},
+  out = name,
+): Promise<string> {
+  let text = (await Deno.readTextFile(`${CONF_DIR}/${name}`)).replaceAll("@STACK_DIR@", STACK_DIR);
+  // The profile's own values first: connect.properties takes its port from `vars`.
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`@${k}@`, String(v));
+  text = text
     .replaceAll("@KAFKA_PORT@", String(LOCAL_PORTS.kafka))
     .replaceAll("@CONTROLLER_PORT@", String(LOCAL_PORTS.kafkaController))
     .replaceAll("@CONNECT_PORT@", String(LOCAL_PORTS.connect));
-  const path = `${STACK_DIR}/conf/${name}`;
+  const left = /@[A-Z_]+@/.exec(text);
+  if (left) throw new StackError(`${name}: placeholder ${left[0]} has no value`);
+  const path = `${STACK_DIR}/conf/${out}`;
   await Deno.mkdir(`${STACK_DIR}/conf`, { recursive: true });
-  await Deno.writeTextFile(path, out);
+  await Deno.writeTextFile(path, text);
   return path;
 }
 
@@ -417,7 +447,7 @@ const postgresComponent: Component = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// JVM components (Kafka broker, Kafka Connect)
+// JVM components (Kafka nodes, Kafka Connect workers)
 
 function javaArgs(heap: string, log4j: string, mainClass: string, conf: string): string[] {
   return [
@@ -464,11 +494,12 @@ async function stopPid(name: string, pid: number, kill: boolean): Promise<void> 
 }
 
 function jvmComponent(spec: {
-  name: "kafka" | "connect";
+  name: ComponentName;
   port: number;
   heap: string;
   mainClass: string;
-  conf: string;
+  /** Renders the component's config file and returns its path. */
+  conf: () => Promise<string>;
   prepare?: (conf: string) => Promise<void>;
   probe: () => Promise<{ ok: boolean; detail: string }>;
   readyWithinMs: number;
@@ -484,7 +515,8 @@ function jvmComponent(spec: {
       if (await this.pid()) return;
       if (await tcpOpen(spec.port)) {
         throw new StackError(
-          `${spec.name}: port ${spec.port} is in use by another process; stop it or free the port`,
+          `${spec.name}: port ${spec.port} is in use by another process; stop it or free the ` +
+            "port (the other profile of this stack? 'deno task stack:status')",
         );
       }
       if (!(await exists(`${STACK_DIR}/lib`))) {
@@ -493,7 +525,7 @@ function jvmComponent(spec: {
         );
       }
       await prepareStackDir();
-      const conf = await renderTemplate(spec.conf);
+      const conf = await spec.conf();
       const log4j = await renderTemplate("log4j2.properties");
       await spec.prepare?.(conf);
       await Deno.mkdir(LOG_DIR, { recursive: true });
@@ -520,18 +552,31 @@ function jvmComponent(spec: {
   };
 }
 
-async function kafkaProbe(): Promise<{ ok: boolean; detail: string }> {
-  if (!(await tcpOpen(LOCAL_PORTS.kafka))) return { ok: false, detail: "port closed" };
-  const admin = kafkaClient([`127.0.0.1:${LOCAL_PORTS.kafka}`], "stack-probe", {
+/**
+ * A Kafka node's health from its own port: the cluster's brokers as that node reports them.
+ * `nodeId` (cluster profile): healthy only once the node itself is a registered, unfenced broker,
+ * so a restarted node counts as back when the others see it.
+ */
+async function kafkaProbe(
+  port: number,
+  nodeId?: number,
+): Promise<{ ok: boolean; detail: string }> {
+  if (!(await tcpOpen(port))) return { ok: false, detail: "port closed" };
+  const admin = kafkaClient([`127.0.0.1:${port}`], "stack-probe", {
     silent: true,
     retries: 0,
   }).admin();
   try {
     await admin.connect();
     const c = await admin.describeCluster();
+    const ok = nodeId === undefined
+      ? c.brokers.length > 0
+      : c.brokers.some((b) => b.nodeId === nodeId);
     return {
-      ok: c.brokers.length > 0,
-      detail: `${c.brokers.length} broker(s), controller ${c.controller}`,
+      ok,
+      detail: `${c.brokers.length} broker(s) [${
+        c.brokers.map((b) => b.nodeId).sort().join(",")
+      }], controller ${c.controller}`,
     };
   } catch (err) {
     return { ok: false, detail: (err as Error).message };
@@ -540,6 +585,7 @@ async function kafkaProbe(): Promise<{ ok: boolean; detail: string }> {
   }
 }
 
+/** Formats the single node's storage (a standalone quorum of one). */
 async function kafkaFormatStorage(conf: string): Promise<void> {
   if (await exists(`${STACK_DIR}/kafka/data/meta.properties`)) return;
   await Deno.mkdir(`${STACK_DIR}/kafka/data`, { recursive: true });
@@ -551,13 +597,44 @@ async function kafkaFormatStorage(conf: string): Promise<void> {
   if (!f.ok) throw new StackError(`kafka: storage format failed:\n${f.text}`);
 }
 
-const CONNECT_URL = `http://127.0.0.1:${LOCAL_PORTS.connect}`;
+/** A cluster id made once and kept in `file`: every node of one cluster is formatted with it. */
+async function kafkaClusterId(file: string): Promise<string> {
+  const kept = (await readOr(file)).trim();
+  if (kept) return kept;
+  const id = await run("java", [
+    "-cp",
+    `${STACK_DIR}/lib/*`,
+    "kafka.tools.StorageTool",
+    "random-uuid",
+  ]);
+  if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
+  const clusterId = id.text.trim().split("\n").pop()!.trim();
+  await Deno.mkdir(dirname(file), { recursive: true });
+  await Deno.writeTextFile(file, clusterId);
+  return clusterId;
+}
 
-async function connectProbe(): Promise<{ ok: boolean; detail: string }> {
+/**
+ * Formats one cluster node's storage with the cluster's shared id. The quorum is static
+ * (`controller.quorum.voters` names all three), so no `--standalone` / `--initial-controllers`.
+ */
+function clusterFormatStorage(nodeId: number) {
+  return async (conf: string): Promise<void> => {
+    const data = `${STACK_DIR}/kafka/node-${nodeId}`;
+    if (await exists(`${data}/meta.properties`)) return;
+    await Deno.mkdir(data, { recursive: true });
+    const clusterId = await kafkaClusterId(`${STACK_DIR}/kafka/cluster-id`);
+    const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
+    const f = await run("java", [...cp, "format", "-t", clusterId, "-c", conf]);
+    if (!f.ok) throw new StackError(`kafka-${nodeId}: storage format failed:\n${f.text}`);
+  };
+}
+
+async function connectProbe(url: string): Promise<{ ok: boolean; detail: string }> {
   try {
-    const root = await fetch(CONNECT_URL, { signal: AbortSignal.timeout(2000) });
+    const root = await fetch(url, { signal: AbortSignal.timeout(2000) });
     const info = await root.json() as { version?: string };
-    const res = await fetch(`${CONNECT_URL}/connector-plugins`, {
+    const res = await fetch(`${url}/connector-plugins`, {
       signal: AbortSignal.timeout(2000),
     });
     const plugins = await res.json() as { class: string }[];
@@ -575,6 +652,65 @@ async function connectProbe(): Promise<{ ok: boolean; detail: string }> {
   }
 }
 
+/** The Connect URL of a worker listening on `port`. */
+export const connectUrlOf = (port: number) => `http://127.0.0.1:${port}`;
+
+const clusterBootstrap = CLUSTER_NODES.map((n) => `127.0.0.1:${n.port}`).join(",");
+
+/** Connect worker settings that differ between the profiles (see stack/conf/connect.properties). */
+function connectConf(port: number, profile: StackProfile, out: string) {
+  return () =>
+    renderTemplate("connect.properties", {
+      BOOTSTRAP_SERVERS: profile === "cluster"
+        ? clusterBootstrap
+        : `127.0.0.1:${LOCAL_PORTS.kafka}`,
+      CONNECT_PORT: port,
+      REPLICATION_FACTOR: profile === "cluster" ? 3 : 1,
+    }, out);
+}
+
+/**
+ * Heaps: the single node's broker 512 MB and Connect 768 MB; the cluster's are smaller, since
+ * three brokers and two Connect workers share one machine (docs/cluster.md has what they use).
+ */
+const CLUSTER_KAFKA_HEAP = "384m";
+const CLUSTER_CONNECT_HEAP = "512m";
+
+function clusterNode(node: KafkaNode): Component {
+  const name = `kafka-${node.id}` as ComponentName;
+  return jvmComponent({
+    name,
+    port: node.port,
+    heap: CLUSTER_KAFKA_HEAP,
+    mainClass: "kafka.Kafka",
+    conf: () =>
+      renderTemplate("server-cluster.properties", {
+        NODE_ID: node.id,
+        NODE_PORT: node.port,
+        NODE_CONTROLLER_PORT: node.controllerPort,
+        QUORUM_VOTERS: CLUSTER_NODES.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(
+          ",",
+        ),
+      }, `${name}.properties`),
+    prepare: clusterFormatStorage(node.id),
+    probe: () => kafkaProbe(node.port, node.id),
+    readyWithinMs: 120_000,
+  });
+}
+
+function clusterConnect(index: number, port: number): Component {
+  const name = `connect-${index}` as ComponentName;
+  return jvmComponent({
+    name,
+    port,
+    heap: CLUSTER_CONNECT_HEAP,
+    mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
+    conf: connectConf(port, "cluster", `${name}.properties`),
+    probe: () => connectProbe(connectUrlOf(port)),
+    readyWithinMs: 180_000,
+  });
+}
+
 export const components: Record<ComponentName, Component> = {
   postgres: postgresComponent,
   kafka: jvmComponent({
@@ -582,9 +718,9 @@ export const components: Record<ComponentName, Component> = {
     port: LOCAL_PORTS.kafka,
     heap: "512m",
     mainClass: "kafka.Kafka",
-    conf: "server.properties",
+    conf: () => renderTemplate("server.properties"),
     prepare: kafkaFormatStorage,
-    probe: kafkaProbe,
+    probe: () => kafkaProbe(LOCAL_PORTS.kafka),
     readyWithinMs: 90_000,
   }),
   connect: jvmComponent({
@@ -592,11 +728,40 @@ export const components: Record<ComponentName, Component> = {
     port: LOCAL_PORTS.connect,
     heap: "768m",
     mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
-    conf: "connect.properties",
-    probe: connectProbe,
+    conf: connectConf(LOCAL_PORTS.connect, "single", "connect.properties"),
+    probe: () => connectProbe(connectUrlOf(LOCAL_PORTS.connect)),
     readyWithinMs: 120_000,
   }),
+  "kafka-1": clusterNode(CLUSTER_NODES[0]),
+  "kafka-2": clusterNode(CLUSTER_NODES[1]),
+  "kafka-3": clusterNode(CLUSTER_NODES[2]),
+  "connect-1": clusterConnect(1, CLUSTER_CONNECT_PORTS[0]),
+  "connect-2": clusterConnect(2, CLUSTER_CONNECT_PORTS[1]),
 };
 
-/** Start order; `down` goes the other way. */
-export const ORDER: ComponentName[] = ["postgres", "kafka", "connect"];
+/** The cluster profile's Kafka nodes and Connect workers, by name. */
+export const KAFKA_NODES: ComponentName[] = ["kafka-1", "kafka-2", "kafka-3"];
+export const CONNECT_WORKERS: ComponentName[] = ["connect-1", "connect-2"];
+
+/**
+ * Start stages of each profile: the components of one stage start together (a KRaft node waits
+ * for a quorum of voters, so the cluster's three must start at once); `down` goes the other way.
+ */
+export const STAGES: Record<StackProfile, ComponentName[][]> = {
+  single: [["postgres"], ["kafka"], ["connect"]],
+  // The Connect workers one after the other: the first creates Connect's topics, the second joins.
+  cluster: [["postgres"], KAFKA_NODES, ["connect-1"], ["connect-2"]],
+};
+
+/** Every component of `profile`, in start order. */
+export const profileOrder = (profile: StackProfile): ComponentName[] => STAGES[profile].flat();
+
+/** The single-node profile's start order (kept for callers that predate profiles). */
+export const ORDER: ComponentName[] = profileOrder("single");
+
+/** Every component of both profiles, in stop order (Connect, then Kafka, then Postgres). */
+export const STOP_ORDER: ComponentName[][] = [
+  ["connect-2", "connect-1", "connect"],
+  ["kafka-1", "kafka-2", "kafka-3", "kafka"],
+  ["postgres"],
+];

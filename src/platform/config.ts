@@ -3,7 +3,7 @@
  * A bad value stops the process with a message naming the variable, the value and what is allowed.
  */
 import { z } from "zod";
-import { LOCAL_STACK } from "./local_stack.ts";
+import { type LocalStack, localStack, STACK_PROFILES, stackProfile } from "./local_stack.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
 const anyPort = z.coerce.number().int().min(0).max(65535);
@@ -24,12 +24,15 @@ const url = (protocols: string[]) =>
     }
   });
 
-/** Each variable: its schema, a default (undefined: optional), what is allowed, and whether secret. */
+/**
+ * Each variable: its schema, a default (undefined: optional; a function: from the local stack of
+ * the STACK_PROFILE in effect), what is allowed, and whether secret.
+ */
 const VARIABLES = {
   PORT: { schema: port, default: "8080", allowed: "an integer from 1 to 65535" },
   DATABASE_URL: {
     schema: url(["postgres:", "postgresql:"]),
-    default: LOCAL_STACK.databaseUrl,
+    default: (l: LocalStack) => l.databaseUrl,
     allowed: "a postgres:// or postgresql:// URL",
   },
   RELAY_DATABASE_URL: {
@@ -39,12 +42,12 @@ const VARIABLES = {
   },
   KAFKA_BROKERS: {
     schema: brokerList,
-    default: LOCAL_STACK.kafkaBrokers,
+    default: (l: LocalStack) => l.kafkaBrokers,
     allowed: "a comma-separated list of host:port",
   },
   KAFKA_CONNECT_URL: {
     schema: url(["http:", "https:"]),
-    default: LOCAL_STACK.connectUrl,
+    default: (l: LocalStack) => l.connectUrl,
     allowed: "an http:// or https:// URL",
   },
   AUTH_JWT_SECRET: {
@@ -60,7 +63,7 @@ const VARIABLES = {
   },
   TOPIC_REPLICATION_FACTOR: {
     schema: z.coerce.number().int().min(1).max(32),
-    default: "1",
+    default: (l: LocalStack) => String(l.topicReplicationFactor),
     allowed: "an integer from 1 to 32",
   },
   WORKER_PORT: {
@@ -104,6 +107,11 @@ const VARIABLES = {
     default: undefined,
     allowed: "a comma-separated list of <worker>=<http URL of its ops port>",
   },
+  STACK_PROFILE: {
+    schema: z.enum(STACK_PROFILES as ["single", "cluster"]),
+    default: "single",
+    allowed: `one of ${STACK_PROFILES.join(", ")} (the local stack the defaults point at)`,
+  },
   LOG_LEVEL: {
     schema: z.enum(["debug", "info", "warn", "error"]),
     default: "info",
@@ -125,6 +133,8 @@ export type Config = {
   topicPartitions: number;
   topicReplicationFactor: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** The local stack's shape the defaults point at (STACK_PROFILE). */
+  stackProfile: "single" | "cluster";
   /** The worker's ops port (health, metrics); unset: its service's default. */
   workerPort: number | undefined;
   /** Inbox rows older than this are purged; must exceed the topics' retention (7 days). */
@@ -165,9 +175,14 @@ function shown(name: string, value: string, secret: boolean): string {
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
+  // A bad STACK_PROFILE is reported below like any variable; the defaults then use single's.
+  let local = localStack("single");
+  try {
+    local = localStack(stackProfile(env));
+  } catch { /* reported by its schema */ }
   for (const [name, spec] of Object.entries(VARIABLES)) {
     const raw = env[name] === "" ? undefined : env[name];
-    const value = raw ?? spec.default;
+    const value = raw ?? (typeof spec.default === "function" ? spec.default(local) : spec.default);
     const result = spec.schema.safeParse(value);
     if (result.success) {
       out[name] = result.data;
@@ -192,6 +207,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     topicPartitions: p.TOPIC_PARTITIONS,
     topicReplicationFactor: p.TOPIC_REPLICATION_FACTOR,
     logLevel: p.LOG_LEVEL,
+    stackProfile: p.STACK_PROFILE,
     workerPort: p.WORKER_PORT,
     inboxRetentionHours: p.INBOX_RETENTION_HOURS,
     outboxRetentionHours: p.OUTBOX_RETENTION_HOURS,
