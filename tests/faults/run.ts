@@ -9,9 +9,9 @@
  * - the saga's deadlines: a participant down past ORDER_DEADLINE_MS, a step dead-lettered.
  * After each, once quiet: every accepted request is terminal (lost), no order ended later than
  * its deadline plus the fault's length (stuck), the invariants hold and no effect is doubled;
- * duplicates delivered, dead letters and the recovery time (fault to the first decision by effect
- * after it, deadline decisions excluded) are recorded. Prints the table and writes it to results/. Exits 1 if a row has lost,
- * duplicate effects, stuck or unexpected dead letters > 0, or a fault's own check failed.
+ * duplicates delivered, dead letters and the recovery time are recorded (tests/faults/harness.ts).
+ * Prints the table and writes it to results/. Exits 1 if a row has lost, duplicate effects, stuck
+ * or unexpected dead letters > 0, or a fault's own check failed.
  * Edits /etc/hosts (adds, then removes, one line naming 127.0.0.1): run as root.
  */
 import { components } from "../../stack/components.ts";
@@ -19,14 +19,19 @@ import { registerConnector } from "../../relay/register.ts";
 import { parseConfig } from "../../src/platform/config.ts";
 import { connect } from "../../src/platform/db.ts";
 import { kafkaClient } from "../../src/platform/kafka.ts";
-import { readTopic } from "../../src/platform/read_topic.ts";
 import { setLogLevel } from "../../src/platform/log.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { type ApiProcess, startApiProcess } from "../helpers/api_process.ts";
-import { violations } from "../helpers/invariants.ts";
 import { Workers } from "../helpers/workers.ts";
-import { LoadDriver } from "./load_driver.ts";
+import {
+  type Fault,
+  pause,
+  relayBack as relayBackOf,
+  relayRunning as relayRunningAt,
+  report,
+  runFaults,
+} from "./harness.ts";
 import { issueToken } from "../../src/platform/http/auth.ts";
 import { JWT_SECRET } from "../helpers/api.ts";
 import { tcpProxy } from "../helpers/tcp_proxy.ts";
@@ -72,51 +77,8 @@ const workers = new Workers(systemEnv);
 let api: ApiProcess = await startApi();
 await workers.start();
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // load pacing, not a sync point
-
-interface Row {
-  fault: string;
-  accepted: number;
-  terminal: number;
-  lost: number;
-  duplicatesDelivered: number;
-  duplicateEffects: number;
-  /** Orders that ended later than deadline + fault length + slack, or never. */
-  stuck: number;
-  deadLettered: number;
-  recoverySeconds: number;
-  notes: string[];
-}
-
-interface Fault {
-  name: string;
-  inject: (notes: string[], ctx: FaultContext) => Promise<void>;
-  /** Dead letters this fault causes on purpose (default 0). */
-  expectedDeadLetters?: number;
-}
-
-interface FaultContext {
-  driver: LoadDriver;
-}
-
-const relayRunning = async () => {
-  const r = await fetch(`${cfg.kafkaConnectUrl}/connectors/shop-outbox/status`).then((x) =>
-    x.json()
-  ).catch(() => undefined);
-  return r?.connector?.state === "RUNNING" &&
-    r.tasks?.every((t: { state: string }) => t.state === "RUNNING");
-};
-
-/** The relay running again after a fault, re-registered (task restarted) if it failed. */
-async function relayBack(notes: string[], what: string): Promise<void> {
-  const ok = await waitFor(relayRunning, { timeoutMs: 60_000, what: "the relay" }).catch(() =>
-    false
-  );
-  if (!ok) {
-    notes.push(`connector task FAILED after ${what}; restarted by relay:register`);
-    await registerConnector(cfg);
-  }
-}
+const relayRunning = () => relayRunningAt(cfg.kafkaConnectUrl);
+const relayBack = (notes: string[], what: string) => relayBackOf(cfg, notes, what);
 
 /** Status and milliseconds of an authenticated GET through the API (aborted after 10 s). */
 async function probeApi(path: string): Promise<{ status: number; ms: number; type: string }> {
@@ -385,128 +347,18 @@ async function checkPostgresDown(notes: string[]): Promise<void> {
   }
 }
 
-/** Records of the run's keys delivered more than once (by event id) on the saga's topics. */
-async function duplicatesDelivered(keys: Set<string>): Promise<number> {
-  let dup = 0;
-  for (const t of ["order", "coupon-issue", "inventory", "payment", "coupon-redemption"]) {
-    const seen = new Set<string>();
-    for (const r of await readTopic(kafka, topicFor(t), 120_000)) {
-      if (!r.key || !keys.has(r.key.toString())) continue;
-      const id = r.headers.id;
-      if (seen.has(id)) dup++;
-      else seen.add(id);
-    }
-  }
-  return dup;
-}
-
-const rows: Row[] = [];
-const failedChecks: string[] = [];
-const only = Deno.args.length ? Deno.args : undefined;
-for (const [i, fault] of FAULTS.entries()) {
-  if (only && !only.some((o) => fault.name.toLowerCase().includes(o))) continue;
-  const notes: string[] = [];
-  const driver = new LoadDriver(() => api.url, `f${Date.now().toString(36)}${i}`);
-  await driver.setup();
-  driver.start(25);
-  await pause(5000);
-  const [{ at }] = await sql<{ at: Date }[]>`select now() as at`;
-  console.log(`fault: ${fault.name}`);
-  let injectFailed = false;
-  const injected = performance.now();
-  try {
-    await fault.inject(notes, { driver });
-  } catch (err) {
-    injectFailed = true;
-    notes.push(`FAILED: ${(err as Error).message}`);
-  }
-  const faultMs = performance.now() - injected;
-  await pause(5000);
-  await driver.stop();
-
-  const { orders, requests } = driver.ledger;
-  const accepted = orders.length + requests.length;
-  await waitFor(async () => {
-    const [r] = await sql<{ n: number }[]>`
-      select ((select count(*) from orders where id = any(${orders}::uuid[]) and status = 'PENDING') +
-              (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status = 'PENDING'))::int as n`;
-    return r.n === 0;
-  }, { timeoutMs: 180_000, intervalMs: 500, what: "quiet" }).catch(() => {});
-  const [t] = await sql<{ terminal: number; first: Date | null }[]>`
-    select ((select count(*) from orders where id = any(${orders}::uuid[]) and status <> 'PENDING') +
-            (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status <> 'PENDING'))::int as terminal,
-           -- Recovery: the first decision by effect after the fault began (an order confirmed
-           -- or cancelled by a participant's answer, a request decided by the issuer). Deadline
-           -- decisions (TIMEOUT) do not count: the sweep keeps cancelling while Kafka is away.
-           least((select min(updated_at) from orders where id = any(${orders}::uuid[])
-                    and status <> 'PENDING' and cancel_reason is distinct from 'TIMEOUT'
-                    and updated_at > ${at}),
-                 (select min(updated_at) from coupon_requests where id = any(${requests}::uuid[])
-                    and status <> 'PENDING' and reason is distinct from 'TIMEOUT'
-                    and updated_at > ${at})) as first`;
-  // Compensations may still be in flight when the last order settles: poll until quiet.
-  let found: string[] = [];
-  await waitFor(async () => (found = await violations(sql, driver.fixture)).length === 0, {
-    timeoutMs: 120_000,
-    intervalMs: 500,
-    what: "invariants",
-  }).catch(() => {});
-  for (const v of found) notes.push(`violation: ${v}`);
-  const keys = new Set([...orders, ...driver.fixture.couponIds]);
-  // Invariant 5's bound: terminal within the deadline plus the time the fault lasted.
-  const [late] = await sql<{ n: number }[]>`
-    select count(*)::int as n from orders where id = any(${orders}::uuid[])
-      and (status = 'PENDING' or updated_at > deadline_at + make_interval(secs => ${
-    (faultMs + STUCK_SLACK_MS) / 1000
-  }))`;
-  const [dead] = await sql<{ n: number }[]>`
-    select count(*)::int as n from dead_letter_log where created_at >= ${at}`;
-  rows.push({
-    fault: fault.name,
-    accepted,
-    terminal: t.terminal,
-    lost: accepted - t.terminal,
-    duplicatesDelivered: await duplicatesDelivered(keys),
-    duplicateEffects: found.filter((v) => !v.startsWith("5:")).length,
-    stuck: late.n,
-    deadLettered: dead.n,
-    recoverySeconds: t.first ? Math.round((t.first.getTime() - at.getTime()) / 100) / 10 : NaN,
-    notes,
-  });
-  // A fault whose own checks failed, or unexpected dead letters, fail the run.
-  if (injectFailed) failedChecks.push(fault.name);
-  if (dead.n !== (fault.expectedDeadLetters ?? 0)) {
-    notes.push(`dead letters: ${dead.n}, expected ${fault.expectedDeadLetters ?? 0}`);
-    failedChecks.push(fault.name);
-  }
-  console.log(JSON.stringify(rows.at(-1)));
-}
+const results = await runFaults({
+  faults: FAULTS,
+  only: Deno.args,
+  sql,
+  kafka,
+  apiUrl: () => api.url,
+  stuckSlackMs: STUCK_SLACK_MS,
+});
 
 await workers.stopAll();
 await api.stop();
 await sql.end();
 await proxy.close();
 await setDbResolvable(false);
-
-const table = [
-  "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | recovery s |",
-  "|---|---|---|---|---|---|---|---|---|",
-  ...rows.map((r) =>
-    `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${r.recoverySeconds} |`
-  ),
-  "",
-  ...rows.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`)),
-].join("\n");
-console.log(`\n${table}`);
-await Deno.mkdir("results", { recursive: true });
-await Deno.writeTextFile(
-  `results/faults-${new Date().toISOString().replace(/[:.]/g, "-")}.md`,
-  table + "\n",
-);
-const bad = rows.filter((r) => r.lost > 0 || r.duplicateEffects > 0 || r.stuck > 0)
-  .map((r) => r.fault);
-if (bad.length > 0 || failedChecks.length > 0) {
-  console.error(`FAILED: ${[...new Set([...bad, ...failedChecks])].join(", ")}`);
-  Deno.exit(1);
-}
-Deno.exit(0);
+Deno.exit(await report("faults", results));

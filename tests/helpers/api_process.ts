@@ -6,6 +6,7 @@ import { JWT_SECRET } from "./api.ts";
 export interface ApiProcess {
   url: string;
   logPath: string;
+  pid: number;
   /** SIGTERM (graceful) or SIGKILL (crash), then wait for the exit. */
   stop(opts?: { kill?: boolean }): Promise<void>;
 }
@@ -37,6 +38,7 @@ export async function startApiProcess(
   return {
     url,
     logPath,
+    pid: child.pid,
     async stop(opts = {}) {
       child.kill(opts.kill ? "SIGKILL" : "SIGTERM");
       await child.status;

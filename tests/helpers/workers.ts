@@ -1,6 +1,8 @@
 /**
  * Runs the real worker processes (`src/worker.ts <name>`) for end-to-end tests, with their logs
- * in .stack/logs/test-<name>.log, and lets a test kill or restart one.
+ * in .stack/logs/test-<name>.log (instance 2 and later: test-<name>-<n>.log), and lets a test
+ * kill or restart one. `replicas` instances of each consumer group run at once when asked; they
+ * join the same group, so Kafka spreads its partitions across them.
  */
 import { LOG_DIR } from "../../stack/components.ts";
 import { WORKERS } from "../../src/worker.ts";
@@ -16,24 +18,55 @@ interface Running {
   port: number;
 }
 
+/** Which instances of a worker: one (1-based), or every one (undefined). */
+export interface InstanceOpts {
+  instance?: number;
+}
+
 export class Workers {
+  /** By `<name>#<instance>`. */
   #running = new Map<string, Running>();
   #env: Record<string, string>;
+  readonly replicas: number;
 
-  /** `env`: extra environment for every worker (e.g. a DATABASE_URL of the test's own). */
-  constructor(env: Record<string, string> = {}) {
+  /**
+   * `env`: extra environment for every worker (e.g. a DATABASE_URL of the test's own);
+   * `replicas`: instances of each consumer group that `start` runs (default 1).
+   */
+  constructor(env: Record<string, string> = {}, opts: { replicas?: number } = {}) {
     this.#env = env;
+    this.replicas = opts.replicas ?? 1;
   }
 
-  /** Starts `names` (default: all five) and waits until each says it is consuming. */
+  #instances(name: string, opts: InstanceOpts): number[] {
+    return opts.instance !== undefined
+      ? [opts.instance]
+      : Array.from({ length: this.replicas }, (_, i) => i + 1);
+  }
+
+  /**
+   * Starts every instance of `names` (default: all five) that is not running and waits until
+   * each says it is consuming.
+   */
   async start(...names: string[]): Promise<void> {
     await Deno.mkdir(LOG_DIR, { recursive: true });
-    await Promise.all((names.length ? names : WORKERS).map((n) => this.#startOne(n)));
+    await Promise.all(
+      (names.length ? names : WORKERS).flatMap((n) =>
+        this.#instances(n, {}).map((i) => this.#startOne(n, i))
+      ),
+    );
   }
 
-  async #startOne(name: string): Promise<void> {
-    if (this.#running.has(name)) return;
-    const path = `${LOG_DIR}/test-${name}.log`;
+  /** Starts one instance (1-based) of `name`, e.g. again after `stop(name, { instance })`. */
+  async startInstance(name: string, instance: number): Promise<void> {
+    await Deno.mkdir(LOG_DIR, { recursive: true });
+    await this.#startOne(name, instance);
+  }
+
+  async #startOne(name: string, instance: number): Promise<void> {
+    const key = `${name}#${instance}`;
+    if (this.#running.has(key)) return;
+    const path = this.logPath(name, instance);
     const log = await Deno.open(path, { create: true, append: true });
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", WORKER_TS, name],
@@ -56,40 +89,62 @@ export class Workers {
     const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
     const exited = pumped.then(() => child.status);
     const running: Running = { child, log, exited, port: 0 };
-    this.#running.set(name, running);
+    this.#running.set(key, running);
     await waitFor(() => consuming && port > 0, {
       timeoutMs: 60_000,
-      what: `worker ${name} to consume and serve its ops port (log: ${path})`,
+      what: `worker ${key} to consume and serve its ops port (log: ${path})`,
     });
     running.port = port;
   }
 
-  /** Stops one worker: SIGTERM (graceful) or SIGKILL (crash). */
-  async stop(name: string, opts: { kill?: boolean } = {}): Promise<Deno.CommandStatus | undefined> {
-    const r = this.#running.get(name);
-    if (!r) return undefined;
-    this.#running.delete(name);
-    try {
-      r.child.kill(opts.kill ? "SIGKILL" : "SIGTERM");
-    } catch { /* already gone */ }
-    const status = await r.exited;
-    r.log.close();
-    return status;
+  /**
+   * Stops a worker's instances (all of them, or `instance`): SIGTERM (graceful) or SIGKILL
+   * (crash). Returns the exit status of the last one stopped.
+   */
+  async stop(
+    name: string,
+    opts: { kill?: boolean } & InstanceOpts = {},
+  ): Promise<Deno.CommandStatus | undefined> {
+    let last: Deno.CommandStatus | undefined;
+    await Promise.all(
+      this.#instances(name, opts).map(async (i) => {
+        const key = `${name}#${i}`;
+        const r = this.#running.get(key);
+        if (!r) return;
+        this.#running.delete(key);
+        try {
+          r.child.kill(opts.kill ? "SIGKILL" : "SIGTERM");
+        } catch { /* already gone */ }
+        last = await r.exited;
+        r.log.close();
+      }),
+    );
+    return last;
   }
 
-  /** The ops port of a running worker. */
-  port(name: string): number {
-    const r = this.#running.get(name);
-    if (!r) throw new Error(`worker ${name} is not running`);
+  /** The ops port of a running worker instance (default: the first). */
+  port(name: string, instance = 1): number {
+    const r = this.#running.get(`${name}#${instance}`);
+    if (!r) throw new Error(`worker ${name}#${instance} is not running`);
     return r.port;
   }
 
   /** Its log file (every test run appends). */
-  logPath(name: string): string {
-    return `${LOG_DIR}/test-${name}.log`;
+  logPath(name: string, instance = 1): string {
+    return `${LOG_DIR}/test-${name}${instance > 1 ? `-${instance}` : ""}.log`;
+  }
+
+  /** The pid of every running instance, by `<name>#<instance>`. */
+  pids(): Map<string, number> {
+    return new Map([...this.#running].map(([key, r]) => [key, r.child.pid]));
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.#running.keys()].map((n) => this.stop(n)));
+    await Promise.all(
+      [...this.#running.keys()].map((key) => {
+        const [name, i] = key.split("#");
+        return this.stop(name, { instance: Number(i) });
+      }),
+    );
   }
 }

@@ -1,0 +1,239 @@
+/**
+ * The machinery every fault table shares (`tests/faults/run.ts` on the single-node stack,
+ * `tests/faults/cluster.ts` on the cluster profile): under a steady mixed load through the real
+ * API, one fault at a time; after each, once quiet: every accepted request is terminal (lost), no
+ * order ended later than its deadline plus the fault's length (stuck), the invariants hold and no
+ * effect is doubled; duplicates delivered, dead letters and the recovery time (fault to the first
+ * decision by effect of work placed after it: the whole pipeline working again) are recorded.
+ */
+import type { Config } from "../../src/platform/config.ts";
+import type { Sql } from "../../src/platform/db.ts";
+import type { Kafka } from "../../src/platform/kafka.ts";
+import { readTopic } from "../../src/platform/read_topic.ts";
+import { topicFor } from "../../src/events/topics.ts";
+import { waitFor } from "../../src/platform/wait_for.ts";
+import { registerConnector } from "../../relay/register.ts";
+import { violations } from "../helpers/invariants.ts";
+import { LoadDriver } from "./load_driver.ts";
+
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // a fault's own length or load pacing, not a sync point
+
+export interface Row {
+  fault: string;
+  accepted: number;
+  terminal: number;
+  lost: number;
+  duplicatesDelivered: number;
+  duplicateEffects: number;
+  /** Orders that ended later than deadline + fault length + slack, or never. */
+  stuck: number;
+  deadLettered: number;
+  recoverySeconds: number;
+  notes: string[];
+}
+
+export interface FaultContext {
+  driver: LoadDriver;
+}
+
+export interface Fault {
+  name: string;
+  inject: (notes: string[], ctx: FaultContext) => Promise<void>;
+  /** Dead letters this fault causes on purpose (default 0). */
+  expectedDeadLetters?: number;
+  /**
+   * Undoes what the fault left on purpose (a node kept down through the row), after the row is
+   * measured and before the next begins.
+   */
+  after?: (notes: string[]) => Promise<void>;
+}
+
+/** Whether the relay's connector and every task of it run, as the Connect at `connectUrl` says. */
+export async function relayRunning(connectUrl: string): Promise<boolean> {
+  const r = await fetch(`${connectUrl}/connectors/shop-outbox/status`, {
+    signal: AbortSignal.timeout(5000),
+  }).then((x) => x.json()).catch(() => undefined);
+  return r?.connector?.state === "RUNNING" && r.tasks?.length > 0 &&
+    r.tasks.every((t: { state: string }) => t.state === "RUNNING");
+}
+
+/** The relay running again after a fault, re-registered (task restarted) if it failed. */
+export async function relayBack(cfg: Config, notes: string[], what: string): Promise<void> {
+  const ok = await waitFor(() => relayRunning(cfg.kafkaConnectUrl), {
+    timeoutMs: 60_000,
+    what: "the relay",
+  }).catch(() => false);
+  if (!ok) {
+    notes.push(`connector task FAILED after ${what}; restarted by relay:register`);
+    await registerConnector(cfg);
+  }
+}
+
+/** Records of the run's keys delivered more than once (by event id) on the saga's topics. */
+async function duplicatesDelivered(kafka: Kafka, keys: Set<string>): Promise<number> {
+  let dup = 0;
+  for (const t of ["order", "coupon-issue", "inventory", "payment", "coupon-redemption"]) {
+    const seen = new Set<string>();
+    for (const r of await readTopic(kafka, topicFor(t), 120_000)) {
+      if (!r.key || !keys.has(r.key.toString())) continue;
+      const id = r.headers.id;
+      if (seen.has(id)) dup++;
+      else seen.add(id);
+    }
+  }
+  return dup;
+}
+
+export interface FaultRun {
+  faults: Fault[];
+  /** Name filters (lower case substrings); none: every fault. */
+  only?: string[];
+  sql: Sql;
+  kafka: Kafka;
+  /** The API's URL now (a fault may restart it on another port). */
+  apiUrl: () => string;
+  /** Slack of the stuck check: the sweep's cadence plus a decision's own latency. */
+  stuckSlackMs: number;
+  /** Requests per second of the mixed load. @default 25 */
+  rate?: number;
+}
+
+export interface FaultResults {
+  rows: Row[];
+  /** Faults whose own checks failed, or that dead-lettered other than expected. */
+  failedChecks: string[];
+}
+
+/** Runs each fault of `run.faults` (matching `run.only`) under load and measures it. */
+export async function runFaults(run: FaultRun): Promise<FaultResults> {
+  const { sql, kafka } = run;
+  const rows: Row[] = [];
+  const failedChecks: string[] = [];
+  for (const [i, fault] of run.faults.entries()) {
+    if (run.only?.length && !run.only.some((o) => fault.name.toLowerCase().includes(o))) continue;
+    const notes: string[] = [];
+    const driver = new LoadDriver(run.apiUrl, `f${Date.now().toString(36)}${i}`);
+    await driver.setup();
+    driver.start(run.rate ?? 25);
+    await pause(5000);
+    const [{ at }] = await sql<{ at: Date }[]>`select now() as at`;
+    console.log(`fault: ${fault.name}`);
+    let injectFailed = false;
+    const injected = performance.now();
+    try {
+      await fault.inject(notes, { driver });
+    } catch (err) {
+      injectFailed = true;
+      notes.push(`FAILED: ${(err as Error).message}`);
+    }
+    const faultMs = performance.now() - injected;
+    await pause(5000);
+    await driver.stop();
+
+    const { orders, requests } = driver.ledger;
+    const accepted = orders.length + requests.length;
+    await waitFor(async () => {
+      const [r] = await sql<{ n: number }[]>`
+        select ((select count(*) from orders where id = any(${orders}::uuid[]) and status = 'PENDING') +
+                (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status = 'PENDING'))::int as n`;
+      return r.n === 0;
+    }, { timeoutMs: 180_000, intervalMs: 500, what: "quiet" }).catch(() => {});
+    const [t] = await sql<{ terminal: number; first: Date | null }[]>`
+      select ((select count(*) from orders where id = any(${orders}::uuid[]) and status <> 'PENDING') +
+              (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status <> 'PENDING'))::int as terminal,
+             -- Recovery: the first decision by effect (an order confirmed or cancelled by a
+             -- participant's answer, a request decided by the issuer) of work placed after the
+             -- fault began: the whole pipeline working again. Deadline decisions (TIMEOUT) do not
+             -- count (the sweep keeps cancelling while Kafka is away), nor does work in flight
+             -- at the fault (a cluster finishes it on the partitions the fault did not touch).
+             least((select min(updated_at) from orders where id = any(${orders}::uuid[])
+                      and status <> 'PENDING' and cancel_reason is distinct from 'TIMEOUT'
+                      and created_at > ${at}),
+                   (select min(updated_at) from coupon_requests where id = any(${requests}::uuid[])
+                      and status <> 'PENDING' and reason is distinct from 'TIMEOUT'
+                      and created_at > ${at})) as first`;
+    // Compensations may still be in flight when the last order settles: poll until quiet.
+    let found: string[] = [];
+    await waitFor(async () => (found = await violations(sql, driver.fixture)).length === 0, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      what: "invariants",
+    }).catch(() => {});
+    for (const v of found) notes.push(`violation: ${v}`);
+    const keys = new Set([...orders, ...driver.fixture.couponIds]);
+    // Invariant 5's bound: terminal within the deadline plus the time the fault lasted.
+    const [late] = await sql<{ n: number }[]>`
+      select count(*)::int as n from orders where id = any(${orders}::uuid[])
+        and (status = 'PENDING' or updated_at > deadline_at + make_interval(secs => ${
+      (faultMs + run.stuckSlackMs) / 1000
+    }))`;
+    const [dead] = await sql<{ n: number }[]>`
+      select count(*)::int as n from dead_letter_log where created_at >= ${at}`;
+    rows.push({
+      fault: fault.name,
+      accepted,
+      terminal: t.terminal,
+      lost: accepted - t.terminal,
+      duplicatesDelivered: await duplicatesDelivered(kafka, keys),
+      duplicateEffects: found.filter((v) => !v.startsWith("5:")).length,
+      stuck: late.n,
+      deadLettered: dead.n,
+      recoverySeconds: t.first ? Math.round((t.first.getTime() - at.getTime()) / 100) / 10 : NaN,
+      notes,
+    });
+    // A fault whose own checks failed, or unexpected dead letters, fail the run.
+    if (injectFailed) failedChecks.push(fault.name);
+    if (dead.n !== (fault.expectedDeadLetters ?? 0)) {
+      notes.push(`dead letters: ${dead.n}, expected ${fault.expectedDeadLetters ?? 0}`);
+      failedChecks.push(fault.name);
+    }
+    if (fault.after) {
+      try {
+        await fault.after(notes);
+      } catch (err) {
+        notes.push(`FAILED after the row: ${(err as Error).message}`);
+        failedChecks.push(fault.name);
+      }
+    }
+    console.log(JSON.stringify(rows.at(-1)));
+  }
+  return { rows, failedChecks };
+}
+
+/** The table (markdown) and every row's notes. */
+export function faultTable(rows: Row[]): string {
+  return [
+    "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | recovery s |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) =>
+      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${r.recoverySeconds} |`
+    ),
+    "",
+    ...rows.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`)),
+  ].join("\n");
+}
+
+/**
+ * Prints the table, writes it to `results/<name>-<time>.md` (after `preamble`, if any) and
+ * returns the exit code: 1 if a row has lost, duplicate effects or stuck > 0, or a check failed.
+ */
+export async function report(
+  name: string,
+  { rows, failedChecks }: FaultResults,
+  preamble = "",
+): Promise<number> {
+  const table = faultTable(rows);
+  console.log(`\n${preamble}${table}`);
+  await Deno.mkdir("results", { recursive: true });
+  await Deno.writeTextFile(
+    `results/${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.md`,
+    preamble + table + "\n",
+  );
+  const bad = rows.filter((r) => r.lost > 0 || r.duplicateEffects > 0 || r.stuck > 0)
+    .map((r) => r.fault);
+  if (bad.length > 0 || failedChecks.length > 0) {
+    console.error(`FAILED: ${[...new Set([...bad, ...failedChecks])].join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
