@@ -105,7 +105,6 @@ const sampler = setInterval(() => sample().catch(() => {}), 2000);
 // ---------------------------------------------------------------------------------------------
 // The cluster's state
 
-const nodeIdOf = (name: ComponentName) => Number(name.split("-")[1]);
 const nodeName = (id: number) => `kafka-${id}` as ComponentName;
 
 /** Partition leaders per node id over every topic (internal ones included). */

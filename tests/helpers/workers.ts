@@ -38,7 +38,7 @@ export class Workers {
     this.replicas = opts.replicas ?? 1;
   }
 
-  #instances(name: string, opts: InstanceOpts): number[] {
+  #instances(opts: InstanceOpts): number[] {
     return opts.instance !== undefined
       ? [opts.instance]
       : Array.from({ length: this.replicas }, (_, i) => i + 1);
@@ -52,7 +52,7 @@ export class Workers {
     await Deno.mkdir(LOG_DIR, { recursive: true });
     await Promise.all(
       (names.length ? names : WORKERS).flatMap((n) =>
-        this.#instances(n, {}).map((i) => this.#startOne(n, i))
+        this.#instances({}).map((i) => this.#startOne(n, i))
       ),
     );
   }
@@ -107,7 +107,7 @@ export class Workers {
   ): Promise<Deno.CommandStatus | undefined> {
     let last: Deno.CommandStatus | undefined;
     await Promise.all(
-      this.#instances(name, opts).map(async (i) => {
+      this.#instances(opts).map(async (i) => {
         const key = `${name}#${i}`;
         const r = this.#running.get(key);
         if (!r) return;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../src/platform/config.ts";
-import { LOCAL_STACK } from "../../src/platform/local_stack.ts";
+import { LOCAL_STACK, localStack } from "../../src/platform/local_stack.ts";
 
 Deno.test("config: defaults point at the local stack", () => {
   const c = parseConfig({});
@@ -78,4 +78,17 @@ Deno.test("config: a process with a bad value exits non-zero with the named mess
     stderr,
     /TOPIC_PARTITIONS="many" is not allowed: expected an integer from 1 to 1000/,
   );
+});
+
+Deno.test("config: STACK_PROFILE=cluster points the defaults at the cluster profile", () => {
+  const c = parseConfig({ STACK_PROFILE: "cluster" });
+  assert.equal(c.stackProfile, "cluster");
+  assert.deepEqual(c.kafkaBrokers, localStack("cluster").kafkaBrokers.split(","));
+  assert.equal(c.kafkaBrokers.length, 3);
+  assert.equal(c.topicReplicationFactor, 3);
+  assert.equal(c.kafkaConnectUrl, localStack("cluster").connectUrl);
+  // Explicit values still win over the profile's defaults.
+  const own = parseConfig({ STACK_PROFILE: "cluster", TOPIC_REPLICATION_FACTOR: "2" });
+  assert.equal(own.topicReplicationFactor, 2);
+  assert.throws(() => parseConfig({ STACK_PROFILE: "huge" }), /STACK_PROFILE="huge"/);
 });
