@@ -6,6 +6,8 @@ COPY vendor/ vendor/
 COPY src/ src/
 COPY relay/ relay/
 COPY migrations/ migrations/
+# The import map points postgres at the vendored driver.
+COPY vendor/ vendor/
 RUN deno cache src/api.ts src/worker.ts src/setup.ts src/migrate.ts relay/register.ts
 USER deno
 CMD ["deno", "task", "api"]

@@ -26,6 +26,8 @@ function portOffset(): number {
   return n;
 }
 const offset = portOffset();
+/** STACK_PORT_OFFSET, the shift of every port below from the defaults. */
+export const PORT_OFFSET = offset;
 
 export const LOCAL_PORTS = {
   postgres: 54329 + offset,

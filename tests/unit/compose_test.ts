@@ -1,9 +1,15 @@
 /**
  * compose.yaml cannot run here (no Docker engine), so this test parses it and checks that it
- * describes the system and that every file and task it references exists.
+ * describes the system, that every file and task it references exists, and that both of its
+ * profiles match the local stack (stack/conf/*, src/platform/local_stack.ts): the same Kafka and
+ * Connect settings, the same host ports, published on 127.0.0.1 only.
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import { CLUSTER_NODES, LOCAL_PORTS, PORT_OFFSET } from "../../src/platform/local_stack.ts";
+
+/** The local stack's default port (compose publishes those, whatever STACK_PORT_OFFSET says). */
+const base = (port: number) => port - PORT_OFFSET;
 
 const root = new URL("../../", import.meta.url);
 const compose = parse(await Deno.readTextFile(new URL("compose.yaml", root)), { merge: true });
@@ -11,11 +17,14 @@ const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)))
 const WORKERS = ["coupon-issuer", "inventory", "coupon-redeemer", "payment", "order-saga"];
 
 type Service = {
+  profiles?: string[];
+  ports?: string[];
+  networks?: Record<string, { aliases?: string[] }>;
   image?: string;
   build?: string | { context: string; dockerfile?: string };
   command?: string[];
   environment?: Record<string, string>;
-  depends_on?: Record<string, { condition: string }>;
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
 };
 const services: Record<string, Service> = compose.services;
 
@@ -29,7 +38,8 @@ function exists(path: string): boolean {
 }
 
 Deno.test("compose: has every piece of the system", () => {
-  for (const s of ["postgres", "kafka", "connect", "setup", "api", ...WORKERS]) {
+  const cluster = ["kafka-1", "kafka-2", "kafka-3", "connect-1", "connect-2", "setup-cluster"];
+  for (const s of ["postgres", "kafka", "connect", "setup", ...cluster, "api", ...WORKERS]) {
     assert.ok(services[s], `service ${s}`);
   }
   assert.ok(services.postgres.command!.join(" ").includes("wal_level=logical"));
@@ -63,10 +73,17 @@ Deno.test("compose: every referenced file and deno task exists", () => {
   }
 });
 
-Deno.test("compose: workers run the architecture's groups, after the one-shot setup", () => {
-  for (const w of WORKERS) {
-    assert.deepEqual(services[w].command, ["deno", "task", "worker", w]);
-    assert.equal(services[w].depends_on?.setup?.condition, "service_completed_successfully");
+Deno.test("compose: workers run the architecture's groups, after either profile's setup", () => {
+  for (const w of [...WORKERS, "api"]) {
+    if (w !== "api") assert.deepEqual(services[w].command, ["deno", "task", "worker", w]);
+    assert.equal(services[w].profiles, undefined, `${w} runs in both profiles`);
+    for (const setup of ["setup", "setup-cluster"]) {
+      assert.deepEqual(services[w].depends_on?.[setup], {
+        condition: "service_completed_successfully",
+        // Only one profile's setup exists in a run.
+        required: false,
+      });
+    }
   }
   // The setup service registers the same connector file the local stack uses.
   assert.deepEqual(services.setup.command, ["deno", "task", "setup"]);
@@ -74,4 +91,128 @@ Deno.test("compose: workers run the architecture's groups, after the one-shot se
   assert.match(Deno.readTextFileSync(new URL("src/setup.ts", root)), /registerConnector/);
   assert.ok(exists("relay/connector.json"));
   assert.equal(services.api.environment!.DATABASE_URL, "postgres://shop:shop@postgres:5432/shop");
+});
+
+/** `key=value` lines of a stack/conf file, placeholders left as they are. */
+function properties(name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of Deno.readTextFileSync(new URL(`stack/conf/${name}`, root)).split("\n")) {
+    const m = /^\s*([a-z][\w.]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** A Kafka image variable for a broker property: `min.insync.replicas` -> KAFKA_MIN_INSYNC_REPLICAS. */
+const kafkaVar = (key: string) => `KAFKA_${key.toUpperCase().replaceAll(".", "_")}`;
+
+const env = (s: string) => services[s].environment ?? {};
+const str = (v: unknown) => String(v);
+
+Deno.test("compose: profiles: single is the default (.env), the cluster is its own set", () => {
+  const dotenv = Deno.readTextFileSync(new URL(".env", root));
+  assert.match(dotenv, /^COMPOSE_PROFILES=single$/m);
+  for (const s of ["kafka", "connect", "setup"]) assert.deepEqual(services[s].profiles, ["single"]);
+  for (const s of ["kafka-1", "kafka-2", "kafka-3", "connect-1", "connect-2", "setup-cluster"]) {
+    assert.deepEqual(services[s].profiles, ["cluster"], s);
+  }
+  // The system's `kafka` and `connect` addresses reach node 1 and worker 1 in the cluster.
+  assert.deepEqual(services["kafka-1"].networks?.default.aliases, ["kafka"]);
+  assert.deepEqual(services["connect-1"].networks?.default.aliases, ["connect"]);
+  assert.equal(env("api").KAFKA_BROKERS, "kafka:9092");
+  assert.equal(env("api").KAFKA_CONNECT_URL, "http://connect:8083");
+});
+
+Deno.test("compose: the cluster's Kafka nodes match stack/conf/server-cluster.properties", () => {
+  const conf = properties("server-cluster.properties");
+  const same = [
+    "process.roles",
+    "auto.create.topics.enable",
+    "default.replication.factor",
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "broker.heartbeat.interval.ms",
+    "broker.session.timeout.ms",
+  ];
+  assert.equal(conf["default.replication.factor"], "3");
+  assert.equal(conf["min.insync.replicas"], "2");
+  assert.equal(conf["unclean.leader.election.enable"], "false");
+  for (const node of CLUSTER_NODES) {
+    const name = `kafka-${node.id}`;
+    const e = env(name);
+    for (const key of same) assert.equal(str(e[kafkaVar(key)]), conf[key], `${name}: ${key}`);
+    assert.equal(str(e.KAFKA_NODE_ID), String(node.id));
+    assert.equal(e.KAFKA_CONTROLLER_QUORUM_VOTERS, "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093");
+    // The host listener: advertised as the loopback port the host reaches, published there.
+    assert.match(
+      e.KAFKA_ADVERTISED_LISTENERS,
+      new RegExp(`HOST://127\\.0\\.0\\.1:${base(node.port)}$`),
+    );
+    assert.deepEqual(services[name].ports, [`127.0.0.1:${base(node.port)}:29092`]);
+  }
+  assert.equal(new Set(CLUSTER_NODES.map((n) => env(`kafka-${n.id}`).CLUSTER_ID)).size, 1);
+  // The single node: its own listener on the single stack's port.
+  assert.match(env("kafka").KAFKA_ADVERTISED_LISTENERS, /HOST:\/\/127\.0\.0\.1:59092$/);
+  assert.deepEqual(services.kafka.ports, [`127.0.0.1:${base(LOCAL_PORTS.kafka)}:29092`]);
+  const single = properties("server.properties");
+  for (const key of ["offsets.topic.replication.factor", "transaction.state.log.min.isr"]) {
+    assert.equal(str(env("kafka")[kafkaVar(key)]), single[key], `kafka: ${key}`);
+  }
+});
+
+Deno.test("compose: Connect workers match stack/conf/connect.properties", () => {
+  const conf = properties("connect.properties");
+  const workers: [string, number, string][] = [
+    ["connect", base(LOCAL_PORTS.connect), "1"],
+    ["connect-1", base(LOCAL_PORTS.connect), "3"],
+    ["connect-2", base(LOCAL_PORTS.connect2), "3"],
+  ];
+  for (const [name, port, rf] of workers) {
+    const e = env(name);
+    assert.equal(e.GROUP_ID, conf["group.id"], `${name}: one group`);
+    for (const key of ["config", "offset", "status"]) {
+      assert.equal(e[`${key.toUpperCase()}_STORAGE_TOPIC`], conf[`${key}.storage.topic`]);
+      assert.equal(str(e[`${key.toUpperCase()}_STORAGE_REPLICATION_FACTOR`]), rf, `${name} ${key}`);
+    }
+    for (
+      const key of [
+        "offset.flush.interval.ms",
+        "scheduled.rebalance.max.delay.ms",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "producer.acks",
+        "producer.enable.idempotence",
+      ]
+    ) {
+      const v = `CONNECT_${key.toUpperCase().replaceAll(".", "_")}`;
+      assert.equal(str(e[v]), conf[key], `${name}: ${key}`);
+    }
+    assert.deepEqual(services[name].ports, [`127.0.0.1:${port}:8083`]);
+  }
+  assert.equal(conf["producer.acks"], "all");
+  assert.equal(conf["producer.enable.idempotence"], "true");
+  assert.equal(env("connect-1").BOOTSTRAP_SERVERS, "kafka-1:9092,kafka-2:9092,kafka-3:9092");
+});
+
+Deno.test("compose: the cluster's setup creates topics at RF 3 on all three brokers", () => {
+  const e = env("setup-cluster");
+  assert.equal(str(e.TOPIC_REPLICATION_FACTOR), "3");
+  assert.equal(e.KAFKA_BROKERS, "kafka-1:9092,kafka-2:9092,kafka-3:9092");
+  assert.deepEqual(services["setup-cluster"].command, ["deno", "task", "setup"]);
+  for (const dep of ["postgres", "kafka-1", "kafka-2", "kafka-3", "connect-1", "connect-2"]) {
+    assert.ok(services["setup-cluster"].depends_on?.[dep], `setup-cluster waits for ${dep}`);
+  }
+});
+
+Deno.test("compose: every published port is on 127.0.0.1, Postgres on the stack's port", () => {
+  for (const [name, s] of Object.entries(services)) {
+    for (const p of s.ports ?? []) assert.match(p, /^127\.0\.0\.1:\d+:\d+$/, `${name}: ${p}`);
+  }
+  assert.deepEqual(services.postgres.ports, [`127.0.0.1:${base(LOCAL_PORTS.postgres)}:5432`]);
 });
