@@ -16,6 +16,7 @@ import { waitFor } from "../../src/platform/wait_for.ts";
 import { kafkaClient } from "../../src/platform/kafka.ts";
 import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
 import { topicFor } from "../../src/events/topics.ts";
+import { ownWorkers } from "../helpers/e2e_env.ts";
 
 const ORDER_DEADLINE_MS = 2000;
 const COUPON_REQUEST_DEADLINE_MS = 1500;
@@ -30,7 +31,7 @@ async function counter(sys: System, worker: string, name: string, labels = ""): 
 const balance = async (sys: System, token: string) =>
   (await sys.call("GET", "/wallet", { token })).body.balance as number;
 
-Deno.test("e2e deadlines", real, async (t) => {
+Deno.test("e2e deadlines", { ...real, ...ownWorkers }, async (t) => {
   const sys = await system({
     orderDeadlineMs: ORDER_DEADLINE_MS,
     workerEnv: { COUPON_REQUEST_DEADLINE_MS: String(COUPON_REQUEST_DEADLINE_MS) },

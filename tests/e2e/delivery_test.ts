@@ -12,6 +12,7 @@ import { newUser } from "../helpers/api.ts";
 import { cfg, collect, real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
+import { ownWorkers } from "../helpers/e2e_env.ts";
 
 /** The committed offset of `group` on `topic`/`partition` (-1: none). */
 async function committed(group: string, topic: string, partition: number): Promise<bigint> {
@@ -153,7 +154,7 @@ Deno.test(
 
 Deno.test(
   "e2e delivery: workers killed mid-stream and restarted lose and double nothing",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     const sys = await system();
     try {
@@ -213,7 +214,7 @@ Deno.test(
 
 Deno.test(
   "e2e delivery: a failing record inside a batch is dead-lettered alone; the rest of the batch applies",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     const sys = await system({ workers: false });
     const producer = kafkaClient(cfg.kafkaBrokers, "tests-batch").producer(keyedProducer);

@@ -10,6 +10,7 @@ import { system } from "../helpers/system.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { WORKERS } from "../../src/worker.ts";
+import { ownWorkers } from "../helpers/e2e_env.ts";
 
 const HOST = "shop-db-dns-test.internal";
 const HOSTS = "/etc/hosts";
@@ -24,7 +25,7 @@ async function setResolvable(on: boolean): Promise<void> {
 
 Deno.test(
   "e2e dns outage: the database name vanishes for 10 s; nothing dead-lettered, backlog done",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     try {
       await setResolvable(true);

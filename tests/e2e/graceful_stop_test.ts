@@ -8,6 +8,7 @@ import { real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
+import { ownWorkers } from "../helpers/e2e_env.ts";
 
 /** Sum of `consumer_records_total` samples of `outcome` on a worker's /metrics. */
 async function records(port: number, outcome: string): Promise<number> {
@@ -23,7 +24,7 @@ async function records(port: number, outcome: string): Promise<number> {
 
 Deno.test(
   "e2e graceful stop: SIGTERM under load commits; the restart redelivers nothing",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     const sys = await system();
     try {

@@ -12,6 +12,7 @@ import { cfg, real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { startApiProcess } from "../helpers/api_process.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
+import { ownWorkers } from "../helpers/e2e_env.ts";
 
 /** The value of one sample of a Prometheus text exposition (0 if absent). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -31,7 +32,7 @@ const scrape = async (url: string) => await (await fetch(`${url}/metrics`)).text
 
 Deno.test(
   "e2e operability: one trace id in the API log and every participant's log",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     const sys = await system();
     const api = await startApiProcess();
@@ -88,7 +89,10 @@ Deno.test(
   },
 );
 
-Deno.test("e2e operability: metrics move by exactly the expected amounts", real, async () => {
+Deno.test("e2e operability: metrics move by exactly the expected amounts", {
+  ...real,
+  ...ownWorkers,
+}, async () => {
   const sys = await system();
   const api = await startApiProcess();
   const producer = kafkaClient(cfg.kafkaBrokers, "tests-metrics").producer(keyedProducer);
@@ -189,7 +193,7 @@ Deno.test("e2e operability: metrics move by exactly the expected amounts", real,
 
 Deno.test(
   "e2e operability: readiness names its dependencies, on the API and on a worker",
-  real,
+  { ...real, ...ownWorkers },
   async () => {
     const sys = await system();
     const api = await startApiProcess();

@@ -8,7 +8,12 @@ import { issueToken } from "../../src/platform/http/auth.ts";
 import type { Sql } from "../../src/platform/db.ts";
 import { unique } from "./stack.ts";
 
-export const JWT_SECRET = "test-secret-that-is-long-enough-0123456789";
+/**
+ * The secret the tests sign tokens with and give the API processes they start; against an API
+ * that already runs (E2E_API_URL), that API's AUTH_JWT_SECRET.
+ */
+export const JWT_SECRET = Deno.env.get("AUTH_JWT_SECRET") ||
+  "test-secret-that-is-long-enough-0123456789";
 
 setLogLevel("error");
 
@@ -39,6 +44,28 @@ export function api(sql: Sql, opts: { orderDeadlineMs?: number } = {}) {
         headers["content-type"] ??= "application/json";
       }
       const res = await app.request(path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch { /* not JSON: keep the text */ }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+  };
+}
+
+/** A client of the API at `base` over HTTP, with the same `call` as `api()`'s. */
+export function httpApi(base: string): Pick<ReturnType<typeof api>, "call"> {
+  return {
+    async call(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      let body: string | undefined = opts.raw;
+      if (opts.body !== undefined) {
+        body = JSON.stringify(opts.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const res = await fetch(`${base}${path}`, { method, headers, body });
       const text = await res.text();
       let parsed: unknown = text;
       try {

@@ -1,9 +1,11 @@
 /**
  * The whole system for an end-to-end test: the API in-process over the real database, the five
  * real worker processes, and helpers to wait for outcomes. The relay (Debezium) and Kafka are the
- * stack's.
+ * stack's. Against a stack whose workers or API already run (E2E_WORKERS=external,
+ * E2E_API_URL; see e2e_env.ts) it starts no workers and calls that API over HTTP.
  */
-import { adminToken, api, newUser } from "./api.ts";
+import { adminToken, api, httpApi, newUser } from "./api.ts";
+import { EXTERNAL_API_URL, EXTERNAL_WORKERS } from "./e2e_env.ts";
 import { db } from "./stack.ts";
 import { Workers } from "./workers.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
@@ -40,9 +42,11 @@ export async function system(
   } = {},
 ): Promise<System> {
   const sql = db(opts.pool ?? 20);
-  const { call } = api(sql, { orderDeadlineMs: opts.orderDeadlineMs });
+  const { call } = EXTERNAL_API_URL
+    ? httpApi(EXTERNAL_API_URL)
+    : api(sql, { orderDeadlineMs: opts.orderDeadlineMs });
   const workers = new Workers(opts.workerEnv);
-  if (opts.workers ?? true) await workers.start();
+  if ((opts.workers ?? true) && !EXTERNAL_WORKERS) await workers.start();
   const admin = adminToken();
   const scope = { productIds: [] as string[], couponIds: [] as string[], userIds: [] as string[] };
   const created = async (path: string, body: unknown) => {
