@@ -142,7 +142,8 @@ async function snapshot(): Promise<Map<number, Proc>> {
     }),
   );
   const roots = new Map<number, string>([[Deno.pid, BENCH_PROCESS]]);
-  for (const c of ["postgres", "kafka", "connect"] as const) {
+  // Every component of either profile that runs (the cluster: kafka-1..3, connect-1..2).
+  for (const c of Object.keys(components) as (keyof typeof components)[]) {
     const pid = await components[c].pid();
     if (pid) roots.set(pid, c);
   }

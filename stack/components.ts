@@ -598,19 +598,25 @@ async function kafkaFormatStorage(conf: string): Promise<void> {
 }
 
 /** A cluster id made once and kept in `file`: every node of one cluster is formatted with it. */
-async function kafkaClusterId(file: string): Promise<string> {
+async function makeClusterId(file: string): Promise<string> {
   const kept = (await readOr(file)).trim();
   if (kept) return kept;
-  const id = await run("java", [
-    "-cp",
-    `${STACK_DIR}/lib/*`,
-    "kafka.tools.StorageTool",
-    "random-uuid",
-  ]);
+  const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
+  const id = await run("java", [...cp, "random-uuid"]);
   if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
   const clusterId = id.text.trim().split("\n").pop()!.trim();
   await Deno.mkdir(dirname(file), { recursive: true });
   await Deno.writeTextFile(file, clusterId);
+  return clusterId;
+}
+
+// The three nodes are prepared at once: one promise, so they never make three different ids.
+let clusterId: Promise<string> | undefined;
+function kafkaClusterId(file: string): Promise<string> {
+  clusterId ??= makeClusterId(file).catch((err) => {
+    clusterId = undefined;
+    throw err;
+  });
   return clusterId;
 }
 
