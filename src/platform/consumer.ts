@@ -332,6 +332,10 @@ export async function runService(
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     allowAutoTopicCreation: false,
+    // kafkajs restarts a consumer that ran out of retries (e.g. its broker died) after the
+    // retrier's next delay, which grows to 30 s; capped at 2 s a dead broker's consumers are
+    // back (on the partitions' new leaders) within seconds.
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2_000 },
   });
   const ctx: Ctx = { service, opts, producer };
   const states = new Map<string, PartitionState>();
