@@ -1,8 +1,8 @@
 /** The API process: `deno task api`. Needs AUTH_JWT_SECRET. */
-import { createApp, registerApiGauges } from "./app.ts";
+import { API_ROLE, createApp, OPS_ROLE, registerApiGauges } from "./app.ts";
 import { apiReadiness } from "./readiness.ts";
 import { config } from "./platform/config.ts";
-import { connect } from "./platform/db.ts";
+import { connect, databaseUrlAs } from "./platform/db.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
 import { refreshDbGauges } from "./platform/metrics.ts";
 import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
@@ -16,10 +16,20 @@ if (!cfg.authJwtSecret) {
 }
 // 8 connections measured best on 2 cores under 64 concurrent clients (FCFS route: pool 4 3.1k/s,
 // 8 3.7k/s, 16 3.4k/s, 32 3.3k/s): more backends only contend for the same cores.
-const sql = connect(cfg.databaseUrl, { max: 8, applicationName: "api" });
+const sql = connect(databaseUrlAs(cfg.databaseUrl, API_ROLE, cfg.databasePassword), {
+  max: 8,
+  applicationName: "api",
+});
+// The ops console and the gauges read every service's tables: a read-only role of their own, so
+// the routes' role keeps only what the routes need.
+const opsSql = connect(databaseUrlAs(cfg.databaseUrl, OPS_ROLE, cfg.opsDatabasePassword), {
+  max: 2,
+  applicationName: "api-ops",
+});
 const readiness = apiReadiness(cfg, sql);
 const app = createApp({
   sql,
+  opsSql,
   jwtSecret: cfg.authJwtSecret,
   log,
   checks: readiness.checks,
@@ -27,8 +37,7 @@ const app = createApp({
 });
 // The database gauges of GET /metrics are read in the background over one connection of their
 // own, so scrapes cost no query and the refreshes never take a connection from the pool above.
-const gaugeSql = connect(cfg.databaseUrl, { max: 1, applicationName: "api-gauges" });
-registerApiGauges(gaugeSql);
+registerApiGauges(opsSql);
 const gauges = refreshDbGauges({ intervalMs: 5000, log });
 const server = Deno.serve({
   port: cfg.port,
@@ -50,7 +59,7 @@ async function stop() {
   gauges.stop();
   await server.shutdown();
   await readiness.close();
-  await Promise.all([sql.end({ timeout: 5 }), gaugeSql.end({ timeout: 5 })]);
+  await Promise.all([sql.end({ timeout: 5 }), opsSql.end({ timeout: 5 })]);
   log.info("stopped");
   Deno.exit(0);
 }

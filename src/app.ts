@@ -15,12 +15,10 @@ import { requestTimeout } from "./platform/http/request_timeout.ts";
 import { metricsText } from "./platform/metrics.ts";
 import { type Check, readyHandler } from "./platform/ops_server.ts";
 import { registerSlotMetrics } from "./platform/slot_metrics.ts";
-import { registerOrderMetrics } from "./orders/metrics.ts";
-import { registerCouponMetrics } from "./coupons/metrics.ts";
-import { productRoutes } from "./products/routes.ts";
-import { couponRoutes } from "./coupons/routes.ts";
-import { walletRoutes } from "./wallet/routes.ts";
-import { orderRoutes } from "./orders/routes.ts";
+import { orderRoutes, registerOrderMetrics } from "./orders/mod.ts";
+import { couponRoutes, registerCouponMetrics } from "./coupons/mod.ts";
+import { productRoutes } from "./inventory/mod.ts";
+import { walletRoutes } from "./wallet/mod.ts";
 import { apiDocsRoutes } from "./api_docs/routes.tsx";
 import { opsRoutes } from "./ops/routes.tsx";
 import { OpsCollector } from "./ops/snapshot.ts";
@@ -42,8 +40,15 @@ const PROTECTED = [
   "/orders/*",
 ];
 
+/** The database roles of the API's routes and of its ops console (migrations/0010). */
+export const API_ROLE = "shop_api";
+export const OPS_ROLE = "shop_ops";
+
 export interface AppDeps {
+  /** The routes' pool, as API_ROLE. */
   sql: Sql;
+  /** The ops console's pool, as OPS_ROLE (it reads every service). @default sql */
+  opsSql?: Sql;
   jwtSecret: string;
   log: Logger;
   /** Readiness checks beyond the database (Kafka, the relay); see src/readiness.ts. */
@@ -68,8 +73,16 @@ export function registerApiGauges(sql: Sql): void {
 }
 
 export function createApp(
-  { sql, jwtSecret, log, checks = {}, orderDeadlineMs = 30_000, requestTimeoutMs = 5000, ops }:
-    AppDeps,
+  {
+    sql,
+    opsSql = sql,
+    jwtSecret,
+    log,
+    checks = {},
+    orderDeadlineMs = 30_000,
+    requestTimeoutMs = 5000,
+    ops,
+  }: AppDeps,
 ): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError(log));
@@ -126,12 +139,12 @@ export function createApp(
   app.route(
     "/",
     opsRoutes({
-      sql,
+      sql: opsSql,
       jwtSecret,
       log,
       collector: () =>
         collector ??= new OpsCollector({
-          sql,
+          sql: opsSql,
           log,
           kafkaBrokers: config().kafkaBrokers,
           connectUrl: config().kafkaConnectUrl,

@@ -4,7 +4,7 @@
  * crash kafkajs will not restart exits non-zero, so a supervisor restarts the process.
  */
 import { config } from "./platform/config.ts";
-import { connect } from "./platform/db.ts";
+import { connect, databaseUrlAs } from "./platform/db.ts";
 import { kafkaClient } from "./platform/kafka.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
 import { type RunningService, runService, type Service } from "./platform/consumer.ts";
@@ -13,11 +13,10 @@ import { serveOps } from "./platform/ops_server.ts";
 import { repeat } from "./platform/repeat.ts";
 import { groupLag } from "./platform/lag.ts";
 import { consumerLag } from "./platform/metrics.ts";
-import { couponIssuer } from "./coupons/issuer.ts";
-import { couponRedeemer } from "./coupons/redeemer.ts";
-import { inventory } from "./inventory/reservations.ts";
-import { payment } from "./wallet/payment.ts";
-import { orderSaga } from "./orders/saga.ts";
+import { couponIssuer, couponRedeemer } from "./coupons/mod.ts";
+import { inventory } from "./inventory/mod.ts";
+import { payment } from "./wallet/mod.ts";
+import { orderSaga } from "./orders/mod.ts";
 
 export const SERVICES: Record<string, Service> = {
   "coupon-issuer": couponIssuer,
@@ -49,7 +48,10 @@ if (import.meta.main) {
   const cfg = config();
   setLogLevel(cfg.logLevel);
   const log = logger("worker", { service: name });
-  const sql = connect(cfg.databaseUrl, { max: cfg.topicPartitions + 1, applicationName: name });
+  const sql = connect(databaseUrlAs(cfg.databaseUrl, service.role, cfg.databasePassword), {
+    max: cfg.topicPartitions + 1,
+    applicationName: name,
+  });
   const kafka = kafkaClient(cfg.kafkaBrokers, name);
   let running = await runService(service, { sql, kafka, log, partitions: cfg.topicPartitions });
   // The service's periodic jobs (deadline sweeps); safe with several instances of the service.

@@ -184,6 +184,7 @@ export async function sweepPassedOverRequests(
 
 export const couponIssuer: Service = {
   group: "coupon-issuer",
+  role: "shop_coupon_issuer",
   topics: [topicFor("coupon-issue")],
   types: ["CouponIssueRequested"],
   apply: decideRequests,

@@ -60,17 +60,16 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
 }
 
 async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
+  const { orderId, userCouponId } = event.payload as PayloadOf<"OrderCancelled">;
   const [r] = await tx<{ status: string; user_coupon_id: string }[]>`
     select status, user_coupon_id from coupon_redemptions where order_id = ${orderId}`;
   if (!r) {
-    // Only orders with a coupon matter; the order row says whether this one had one.
-    const [order] = await tx<{ user_coupon_id: string | null }[]>`
-      select user_coupon_id from orders where id = ${orderId}`;
-    if (order?.user_coupon_id) {
+    // Cancelled before its redemption: record that it must not happen. Only orders with a coupon
+    // matter; an event that does not say (written before it carried the coupon) may have one.
+    if (userCouponId !== null) {
       await tx`
         insert into coupon_redemptions (order_id, user_coupon_id, status)
-        values (${orderId}, ${order.user_coupon_id}, 'CANCELLED')`;
+        values (${orderId}, ${userCouponId ?? null}, 'CANCELLED')`;
       log.info("cancelled before redemption; it will not happen", { orderId });
     }
     return;
@@ -114,6 +113,7 @@ async function lockUserCoupons(tx: Tx, events: DecodedEvent[]): Promise<void> {
 
 export const couponRedeemer: Service = {
   group: "coupon-redeemer",
+  role: "shop_coupon_redeemer",
   topics: [topicFor("order")],
   ...eachEvent({
     lock: lockUserCoupons,

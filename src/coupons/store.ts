@@ -190,3 +190,23 @@ export async function listUserCoupons(sql: Sql, userId: string): Promise<UserCou
     ...(r.order_id ? { orderId: r.order_id } : {}),
   }));
 }
+
+/**
+ * The discount of a coupon `userId` holds, for an order's snapshot; undefined if the user holds
+ * no such coupon. Whether it is still usable is coupon-redeemer's decision, later, in the saga.
+ * Called by the orders module at order time (in its transaction, as its role).
+ */
+export async function heldCouponDiscount(
+  sql: Sql | Tx,
+  userId: string,
+  userCouponId: string,
+): Promise<Discount | undefined> {
+  const [c] = await sql<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
+    select c.discount_type, c.discount_value
+    from user_coupons uc join coupons c on c.id = uc.coupon_id
+    where uc.id = ${userCouponId} and uc.user_id = ${userId}`;
+  if (!c) return undefined;
+  return c.discount_type === "fixed"
+    ? { type: "fixed", amount: c.discount_value }
+    : { type: "percent", percent: c.discount_value };
+}

@@ -131,7 +131,14 @@ export const EVENTS = {
     key: (p) => p.orderId,
     description:
       "A step failed or the deadline passed; participants undo their step (or never do it).",
-    schema: z.object({ orderId: id, userId, reason: CancelReason }),
+    schema: z.object({
+      orderId: id,
+      userId,
+      // The user coupon the order used, so coupon-redeemer knows without reading orders. Absent
+      // in events written before it was carried: the redeemer then assumes there may be one.
+      userCouponId: id.nullable().optional(),
+      reason: CancelReason,
+    }),
   }),
   InventoryReserved: event({
     aggregate: "inventory",

@@ -112,6 +112,7 @@ async function lockProducts(tx: Tx, events: DecodedEvent[]): Promise<void> {
 
 export const inventory: Service = {
   group: "inventory",
+  role: "shop_inventory",
   topics: [topicFor("order")],
   ...eachEvent({
     lock: lockProducts,

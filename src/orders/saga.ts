@@ -45,7 +45,12 @@ function reply(step: Step, ok: boolean) {
         where id = ${orderId}`;
       await publish(tx, [{
         type: "OrderCancelled",
-        payload: { orderId, userId: order.user_id, reason: reason! },
+        payload: {
+          orderId,
+          userId: order.user_id,
+          userCouponId: order.user_coupon_id,
+          reason: reason!,
+        },
       }], event.traceparent);
       log.info("order cancelled", { orderId, reason, step });
       return;
@@ -99,7 +104,12 @@ export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Pr
         toOutbox(
           [{
             type: "OrderCancelled",
-            payload: { orderId: o.id, userId: o.user_id, reason: "TIMEOUT" },
+            payload: {
+              orderId: o.id,
+              userId: o.user_id,
+              userCouponId: o.user_coupon_id,
+              reason: "TIMEOUT",
+            },
           }],
           o.traceparent ? childTraceparent(o.traceparent) : null,
         )
@@ -125,6 +135,7 @@ async function lockOrders(tx: Tx, events: DecodedEvent[]): Promise<void> {
 
 export const orderSaga: Service = {
   group: "order-saga",
+  role: "shop_order_saga",
   topics: [topicFor("inventory"), topicFor("coupon-redemption"), topicFor("payment")],
   ...eachEvent({
     lock: lockOrders,

@@ -3,7 +3,9 @@ import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { CancelReason, type Discount, toOutbox } from "../events/catalog.ts";
+import { CancelReason, toOutbox } from "../events/catalog.ts";
+import { currentPrices } from "../inventory/mod.ts";
+import { heldCouponDiscount } from "../coupons/mod.ts";
 import { outboxInsert } from "../platform/outbox.ts";
 import { priceOrder } from "./pricing.ts";
 
@@ -64,19 +66,14 @@ export async function placeOrder(
 ): Promise<PlacedOrder> {
   const ids = input.items.map((i) => i.productId.toLowerCase());
   const userCouponId = input.userCouponId?.toLowerCase() ?? null;
-  const [products, coupons] = await Promise.all([
-    sql<{ id: string; price: number }[]>`
-      select id, price from products where id = any(${ids}::uuid[])`,
-    userCouponId
-      ? sql<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
-        select c.discount_type, c.discount_value
-        from user_coupons uc join coupons c on c.id = uc.coupon_id
-        where uc.id = ${userCouponId} and uc.user_id = ${userId}`
-      : Promise.resolve([]),
+  // What the order needs of the other services is asked of their modules, never of their tables:
+  // the prices (inventory) and the discount of the user's coupon (coupons).
+  const [price, discount] = await Promise.all([
+    currentPrices(sql, ids),
+    userCouponId ? heldCouponDiscount(sql, userId, userCouponId) : Promise.resolve(undefined),
   ]);
-  if (products.length !== ids.length) {
-    const known = new Set(products.map((p) => p.id));
-    const unknown = ids.filter((id) => !known.has(id));
+  if (price.size !== ids.length) {
+    const unknown = ids.filter((id) => !price.has(id));
     throw new HttpProblem(422, "Some products do not exist", {
       errors: unknown.map((id) => ({
         path: `body.items.${ids.indexOf(id)}.productId`,
@@ -84,19 +81,11 @@ export async function placeOrder(
       })),
     });
   }
-  let discount: Discount | undefined;
-  if (userCouponId) {
-    const [coupon] = coupons;
-    if (!coupon) {
-      throw new HttpProblem(422, "You do not hold this coupon", {
-        errors: [{ path: "body.userCouponId", message: "not a coupon of yours" }],
-      });
-    }
-    discount = coupon.discount_type === "fixed"
-      ? { type: "fixed", amount: coupon.discount_value }
-      : { type: "percent", percent: coupon.discount_value };
+  if (userCouponId && !discount) {
+    throw new HttpProblem(422, "You do not hold this coupon", {
+      errors: [{ path: "body.userCouponId", message: "not a coupon of yours" }],
+    });
   }
-  const price = new Map(products.map((p) => [p.id, p.price]));
   const lines = input.items.map((i, n) => ({
     productId: ids[n],
     quantity: i.quantity,
@@ -124,9 +113,6 @@ export async function placeOrder(
       from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[],
                   ${lines.map((l) => l.unitPrice)}::bigint[])
            with ordinality as l(product_id, quantity, unit_price, position)
-      -- The foreign-key checks take key-share locks on the products: in id order, like every
-      -- multi-row lock (docs/decisions.md).
-      order by product_id
     )
     ${events.query}`;
   return { orderId, status: "PENDING" };

@@ -35,6 +35,18 @@ const VARIABLES = {
     default: (l: LocalStack) => l.databaseUrl,
     allowed: "a postgres:// or postgresql:// URL",
   },
+  DATABASE_PASSWORD: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    allowed: "the password of this process's own database role",
+    secret: true,
+  },
+  OPS_DATABASE_PASSWORD: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    allowed: "the password of the ops console's database role (shop_ops)",
+    secret: true,
+  },
   RELAY_DATABASE_URL: {
     schema: url(["postgres:", "postgresql:"]).optional(),
     default: undefined,
@@ -124,7 +136,15 @@ type Parsed = { [K in keyof Variables]: z.output<Variables[K]["schema"]> };
 
 export type Config = {
   port: number;
+  /**
+   * Where the database is. Its user is the owner's, used by the owner's tasks (migrate, setup,
+   * dlq); every service process logs in as its own role instead (`databaseUrlAs`).
+   */
   databaseUrl: string;
+  /** This process's role's password (else DATABASE_URL's). */
+  databasePassword: string | undefined;
+  /** The ops console's role's password (else databasePassword, else DATABASE_URL's). */
+  opsDatabasePassword: string | undefined;
   /** The database as Kafka Connect reaches it, when that differs from DATABASE_URL. */
   relayDatabaseUrl: string | undefined;
   kafkaBrokers: string[];
@@ -200,6 +220,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   return {
     port: p.PORT,
     databaseUrl: p.DATABASE_URL,
+    databasePassword: p.DATABASE_PASSWORD,
+    opsDatabasePassword: p.OPS_DATABASE_PASSWORD ?? p.DATABASE_PASSWORD,
     relayDatabaseUrl: p.RELAY_DATABASE_URL,
     kafkaBrokers: p.KAFKA_BROKERS,
     kafkaConnectUrl: p.KAFKA_CONNECT_URL,

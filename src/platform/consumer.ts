@@ -42,6 +42,11 @@ export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise
 export interface Service {
   /** The consumer group, also the inbox's `consumer_group`. */
   group: string;
+  /**
+   * The database role the service's worker logs in as: it can use only the service's own schema,
+   * insert into the outbox, and claim its own inbox rows.
+   */
+  role: string;
   topics: string[];
   /** Event types this service applies; any other type on its topics is skipped. */
   types: readonly string[];

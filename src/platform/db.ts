@@ -37,5 +37,19 @@ export function connect(url: string, options: DbOptions = {}): Sql {
   });
 }
 
+/**
+ * `url` logging in as `role`: a service process never uses the owner's user of DATABASE_URL but
+ * its own role, which can touch only what the service owns (migrations/0010_service_roles.sql).
+ * The password is `password` if given, else the URL's.
+ * @example
+ * connect(databaseUrlAs(cfg.databaseUrl, "shop_payment", cfg.databasePassword));
+ */
+export function databaseUrlAs(url: string, role: string, password?: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(role);
+  if (password !== undefined) u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
 /** A query built but not yet run: nests in another query as a fragment. */
 export type Fragment = postgres.PendingQuery<postgres.Row[]>;

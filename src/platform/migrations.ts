@@ -74,15 +74,26 @@ export async function migrate(
   const conn = await sql.reserve();
   try {
     await conn`select pg_advisory_lock(${LOCK_KEY})`;
+    // The runner's own table lives in the `platform` schema (moved there from `public`, where
+    // runners before service schemas kept it). Named in full: a migration may change the
+    // database's search path, which this session does not see.
+    await conn`create schema if not exists platform`;
     await conn`
-      create table if not exists schema_migrations (
+      do $$ begin
+        if to_regclass('public.schema_migrations') is not null
+           and to_regclass('platform.schema_migrations') is null then
+          alter table public.schema_migrations set schema platform;
+        end if;
+      end $$`;
+    await conn`
+      create table if not exists platform.schema_migrations (
         version text primary key,
         name text not null,
         checksum text not null,
         applied_at timestamptz not null default now()
       )`;
     const rows = await conn<{ version: string; name: string; checksum: string }[]>`
-      select version, name, checksum from schema_migrations order by version`;
+      select version, name, checksum from platform.schema_migrations order by version`;
     const onDisk = new Map(migrations.map((m) => [m.version, m]));
     for (const row of rows) {
       const file = onDisk.get(row.version);
@@ -109,7 +120,7 @@ export async function migrate(
       try {
         await conn.unsafe(m.sql);
         await conn`
-          insert into schema_migrations (version, name, checksum)
+          insert into platform.schema_migrations (version, name, checksum)
           values (${m.version}, ${m.name}, ${m.checksum})`;
         await conn`commit`;
       } catch (err) {

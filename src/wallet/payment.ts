@@ -102,6 +102,7 @@ async function lockWallets(tx: Tx, events: DecodedEvent[]): Promise<void> {
 
 export const payment: Service = {
   group: "payment",
+  role: "shop_payment",
   topics: [topicFor("order")],
   ...eachEvent({
     lock: lockWallets,

@@ -2,11 +2,11 @@
  * Drives the real Hono app in-process (`app.request`, the same fetch handler `Deno.serve` gets)
  * against the stack's real Postgres. Each test makes its own users and products.
  */
-import { createApp } from "../../src/app.ts";
+import { API_ROLE, createApp, OPS_ROLE } from "../../src/app.ts";
 import { logger, setLogLevel } from "../../src/platform/log.ts";
 import { issueToken } from "../../src/platform/http/auth.ts";
-import type { Sql } from "../../src/platform/db.ts";
-import { unique } from "./stack.ts";
+import { connect, databaseUrlAs, type Sql } from "../../src/platform/db.ts";
+import { cfg, unique } from "./stack.ts";
 
 /**
  * The secret the tests sign tokens with and give the API processes they start; against an API
@@ -26,9 +26,26 @@ export interface Reply<T = any> {
   body: T;
 }
 
-/** A client of a fresh app over `sql`; `orderDeadlineMs` as ORDER_DEADLINE_MS. */
-export function api(sql: Sql, opts: { orderDeadlineMs?: number } = {}) {
-  const app = createApp({ sql, jwtSecret: JWT_SECRET, log: logger("api-test"), ...opts });
+let pools: { sql: Sql; opsSql: Sql } | undefined;
+
+/**
+ * The API's pools as `deno task api` opens them: the routes log in as the API's role, the ops
+ * console as its own, so every test through `api()` runs under the roles' grants. Shared by the
+ * test file's apps and left to the process's exit.
+ */
+function apiPools(): { sql: Sql; opsSql: Sql } {
+  return pools ??= {
+    sql: connect(databaseUrlAs(cfg.databaseUrl, API_ROLE), { max: 8, applicationName: "api" }),
+    opsSql: connect(databaseUrlAs(cfg.databaseUrl, OPS_ROLE), {
+      max: 2,
+      applicationName: "api-ops",
+    }),
+  };
+}
+
+/** A client of a fresh in-process app; `orderDeadlineMs` as ORDER_DEADLINE_MS. */
+export function api(opts: { orderDeadlineMs?: number } = {}) {
+  const app = createApp({ ...apiPools(), jwtSecret: JWT_SECRET, log: logger("api-test"), ...opts });
   return {
     app,
     async call(

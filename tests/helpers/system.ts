@@ -44,7 +44,7 @@ export async function system(
   const sql = db(opts.pool ?? 20);
   const { call } = EXTERNAL_API_URL
     ? httpApi(EXTERNAL_API_URL)
-    : api(sql, { orderDeadlineMs: opts.orderDeadlineMs });
+    : api({ orderDeadlineMs: opts.orderDeadlineMs });
   const workers = new Workers(opts.workerEnv);
   if ((opts.workers ?? true) && !EXTERNAL_WORKERS) await workers.start();
   const admin = adminToken();

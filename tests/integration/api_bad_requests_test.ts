@@ -8,7 +8,7 @@ import { adminToken, api, JWT_SECRET, newUser, rowCounts, token } from "../helpe
 import { db, real } from "../helpers/stack.ts";
 
 const sql = db(8);
-const { call } = api(sql);
+const { call } = api();
 const admin = adminToken();
 const alice = newUser("alice");
 const bob = newUser("bob");
@@ -749,7 +749,7 @@ Deno.test(
 Deno.test("api: a valid user token reads a product (control for the 401 rows)", real, async () => {
   const s = db(1);
   try {
-    const res = await api(s).call("GET", `/products/${product.id}`, {
+    const res = await api().call("GET", `/products/${product.id}`, {
       token: token("someone"),
     });
     assert.equal(res.status, 200);

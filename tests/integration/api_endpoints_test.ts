@@ -11,7 +11,7 @@ Deno.test(
   async () => {
     const sql = db();
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const user = newUser();
       const created = await call("POST", "/products", {
@@ -40,7 +40,7 @@ Deno.test(
 Deno.test("api: coupons, FCFS issue requests, request status, my coupons", real, async () => {
   const sql = db();
   try {
-    const { call } = api(sql);
+    const { call } = api();
     const admin = adminToken();
     const user = newUser();
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
@@ -124,7 +124,7 @@ Deno.test("api: coupons, FCFS issue requests, request status, my coupons", real,
 Deno.test("api: wallet charges add up; a new user has 0", real, async () => {
   const sql = db();
   try {
-    const { call } = api(sql);
+    const { call } = api();
     const user = newUser();
     assert.deepEqual((await call("GET", "/wallet", { token: user.token })).body, { balance: 0 });
     const a = await call("POST", "/wallet/charges", {
@@ -152,7 +152,7 @@ Deno.test(
   async () => {
     const sql = db();
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const user = newUser();
       const p1 = (await call("POST", "/products", {
@@ -242,7 +242,7 @@ Deno.test(
 Deno.test("api: health, metrics, OpenAPI document and docs page", real, async () => {
   const sql = db();
   try {
-    const { call } = api(sql);
+    const { call } = api();
     assert.deepEqual((await call("GET", "/health/live")).body, { status: "ok" });
     const ready = await call("GET", "/health/ready");
     assert.equal(ready.status, 200);

@@ -27,7 +27,7 @@ const unstorable = (s: string) => s.includes("\0") || !s.isWellFormed();
 Deno.test(`api fuzz: no 5xx, and no table changes on a 4xx (seed ${seed})`, real, async () => {
   const sql = db(4);
   try {
-    const { call } = api(sql);
+    const { call } = api();
     const admin = adminToken();
     const user = newUser("fuzz");
     const product =
@@ -159,7 +159,7 @@ Deno.test(
   async () => {
     const sql = db(2);
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const write = fc.oneof(
         fc.record({

@@ -44,7 +44,7 @@ function expectEvent(row: OutboxRow, type: EventType, aggregateId: string) {
 Deno.test("api: each write path appends exactly its events", real, async () => {
   const sql = db();
   try {
-    const { call } = api(sql);
+    const { call } = api();
     const admin = adminToken();
     const user = newUser();
     const trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -154,7 +154,7 @@ Deno.test(
   async () => {
     const sql = db();
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const user = newUser();
       const product =
@@ -225,7 +225,7 @@ Deno.test(
   async () => {
     const sql = db(20);
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const user = newUser();
       const product = (await call("POST", "/products", {
@@ -262,7 +262,7 @@ Deno.test(
   async () => {
     const sql = db(20);
     try {
-      const { call } = api(sql);
+      const { call } = api();
       const admin = adminToken();
       const user = newUser();
       const coupon = (await call("POST", "/coupons", {

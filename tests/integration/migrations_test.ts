@@ -24,7 +24,7 @@ async function withFreshDatabase(fn: (url: string) => Promise<void>): Promise<vo
 async function tables(sql: Sql): Promise<string[]> {
   const rows = await sql<{ t: string }[]>`
     select table_name as t from information_schema.tables
-    where table_schema = 'public' order by 1`;
+    where table_schema not in ('pg_catalog', 'information_schema') order by 1`;
   return rows.map((r) => r.t);
 }
 
@@ -44,7 +44,7 @@ Deno.test(
         }
         const second = await migrate(sql);
         assert.deepEqual(second, { applied: [], alreadyApplied: files.length });
-        const rows = await sql`select version from schema_migrations`;
+        const rows = await sql`select version from platform.schema_migrations`;
         assert.equal(rows.length, files.length);
       } finally {
         await sql.end();
@@ -108,7 +108,7 @@ Deno.test("migrations: a failing file rolls back entirely and is not recorded", 
       await Deno.writeTextFile(`${dir}/0002_bad.sql`, "create table b (id int); select 1/0;");
       await assert.rejects(migrate(sql, dir), /'0002_bad\.sql' failed and was rolled back/);
       assert.deepEqual(await tables(sql), ["a", "schema_migrations"]);
-      const rows = await sql`select name from schema_migrations`;
+      const rows = await sql`select name from platform.schema_migrations`;
       assert.deepEqual(rows.map((r) => r.name), ["0001_ok.sql"]);
     } finally {
       await sql.end();

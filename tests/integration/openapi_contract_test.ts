@@ -12,7 +12,7 @@ import { db } from "../helpers/stack.ts";
 async function servedDocument(): Promise<string> {
   const sql = db(1);
   try {
-    const res = await api(sql).app.request("http://127.0.0.1:8080/openapi.json");
+    const res = await api().app.request("http://127.0.0.1:8080/openapi.json");
     assert.equal(res.status, 200);
     return await res.text();
   } finally {

@@ -30,7 +30,7 @@ const local = (ref: string) =>
 Deno.test("pages served by the API reference no host but its own", async () => {
   const sql = db(1);
   try {
-    const { app } = api(sql);
+    const { app } = api();
     const assets = new Set<string>();
     for (const path of PAGES) {
       const res = await app.request(`${ORIGIN}${path}`);

@@ -1,4 +1,4 @@
-/** Products: SQL and the ProductCreated event. */
+/** The inventory's catalog: products (price, stock), their SQL and the ProductCreated event. */
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
@@ -41,4 +41,14 @@ export async function findProduct(sql: Sql, id: string): Promise<Product | undef
   const [row] = await sql<Product[]>`
     select id, name, price, stock from products where id = ${id}`;
   return row;
+}
+
+/**
+ * The current price of each of `ids` that exists, for an order's snapshot; missing ids are
+ * unknown products. Called by the orders module at order time (in its transaction, as its role).
+ */
+export async function currentPrices(sql: Sql | Tx, ids: string[]): Promise<Map<string, number>> {
+  const rows = await sql<{ id: string; price: number }[]>`
+    select id, price from products where id = any(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r.price]));
 }
