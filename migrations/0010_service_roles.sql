@@ -11,7 +11,12 @@ begin
   foreach r in array array['shop_api', 'shop_ops', 'shop_inventory', 'shop_coupon_issuer',
                            'shop_coupon_redeemer', 'shop_payment', 'shop_order_saga'] loop
     if not exists (select from pg_roles where rolname = r) then
-      execute format('create role %I login', r);
+      begin
+        execute format('create role %I login', r);
+      exception
+        -- Two databases of one cluster migrating at once: both saw no role, one created it.
+        when duplicate_object or unique_violation then null;
+      end;
     end if;
   end loop;
 end $$;
