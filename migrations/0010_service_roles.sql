@@ -78,7 +78,9 @@ grant select, insert, update, delete on platform.idempotency_keys to shop_api;
 -- its own records of dead letters replayed or discarded.
 grant usage on schema orders, inventory, coupons, wallet, platform to shop_ops;
 grant select on all tables in schema orders, inventory, coupons, wallet, platform to shop_ops;
-grant insert on platform.dead_letter_replays, platform.dead_letter_discards to shop_ops;
+-- (a replay of a record replayed before stamps it again: insert ... on conflict do update)
+grant insert, update on platform.dead_letter_replays to shop_ops;
+grant insert on platform.dead_letter_discards to shop_ops;
 create policy ops_reads on platform.inbox for select to shop_ops using (true);
 create policy ops_reads on platform.dead_letter_log for select to shop_ops using (true);
 
