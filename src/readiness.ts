@@ -9,16 +9,20 @@ import { kafkaClient } from "./platform/kafka.ts";
 import type { Check } from "./platform/ops_server.ts";
 import { connectorStatus } from "../relay/register.ts";
 
-/** Caches a check's answer for `ms`, so frequent probes cost one real check per window. */
+/**
+ * Caches a check's answer for `ms`, so frequent probes cost one real check per window. A failure
+ * is cached as the rejection itself: the handler reports it as `down` and logs its message, which
+ * must not reach the unauthenticated body (Connect's or Kafka's errors name hosts and ports).
+ */
 function cached(check: Check, ms = 1000): Check {
-  let last: { at: number; value: Promise<{ ok: boolean; detail?: string }> } | undefined;
+  let last: { at: number; value: ReturnType<Check> } | undefined;
   return () => {
     const now = performance.now();
     if (!last || now - last.at > ms) {
-      last = {
-        at: now,
-        value: check().catch((e) => ({ ok: false, detail: String(e?.message ?? e) })),
-      };
+      const value = check();
+      // Awaited by every probe of the window; marked handled in case none comes.
+      value.catch(() => {});
+      last = { at: now, value };
     }
     return last.value;
   };

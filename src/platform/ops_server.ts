@@ -1,38 +1,56 @@
 /**
  * The small HTTP server every worker runs beside its consumer: GET /health/live (cheap),
- * GET /health/ready (per-dependency detail, 503 if one is down) and GET /metrics (Prometheus).
+ * GET /health/ready (each dependency's state, 503 if one is down) and GET /metrics (Prometheus).
  */
 import { type Context, Hono } from "hono";
-import type { Logger } from "./log.ts";
+import { type Logger, logger } from "./log.ts";
 import { metricsText } from "./metrics.ts";
 
+/**
+ * One readiness check. `detail` is a state the check words itself from what it asked (a
+ * connector's state, a broker count), never an error's message: a check that cannot get an
+ * answer throws, and the handler reports it as `down` without the message.
+ */
 export type Check = () => Promise<{ ok: boolean; detail?: string }>;
 
+/** What /health/ready says of one check: `ok`, `down` (failed or said not ok), `timeout`. */
+export type CheckStatus = "ok" | "down" | "timeout";
+
 /**
- * GET /health/ready over named checks: 200 when all pass, else 503 with per-check detail. A
- * check without an answer within `timeoutMs` is down (a hung dependency must not hang the probe).
+ * GET /health/ready over named checks: 200 when all pass, else 503 with each check's status. A
+ * check without an answer within `timeoutMs` is `timeout` (a hung dependency must not hang the
+ * probe). The body carries states only: a failure's own message (a host name, a user, SQL) goes
+ * to the log as a structured line, since the probe is unauthenticated.
  */
-export function readyHandler(checks: Record<string, Check>, timeoutMs = 2000) {
+export function readyHandler(
+  checks: Record<string, Check>,
+  timeoutMs = 2000,
+  log: Logger = logger("readiness"),
+) {
   return async (c: Context) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = Symbol("timeout");
         try {
           const r = await Promise.race([
             check(),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(
-                () => reject(new Error(`no answer within ${timeoutMs} ms`)),
-                timeoutMs,
-              );
+            new Promise<typeof timedOut>((resolve) => {
+              timer = setTimeout(() => resolve(timedOut), timeoutMs);
             }),
           ]);
+          if (r === timedOut) {
+            log.warn("readiness check timed out", { check: name, timeoutMs });
+            return [name, { status: "timeout" as CheckStatus }] as const;
+          }
+          if (!r.ok) log.warn("readiness check down", { check: name, detail: r.detail });
           return [name, {
-            status: r.ok ? "ok" : "down",
+            status: (r.ok ? "ok" : "down") as CheckStatus,
             ...(r.detail ? { detail: r.detail } : {}),
           }] as const;
         } catch (err) {
-          return [name, { status: "down", detail: (err as Error).message }] as const;
+          log.warn("readiness check failed", { check: name, error: err });
+          return [name, { status: "down" as CheckStatus }] as const;
         } finally {
           clearTimeout(timer);
         }
@@ -48,10 +66,10 @@ export function readyHandler(checks: Record<string, Check>, timeoutMs = 2000) {
 }
 
 /** The ops routes over named readiness checks; the API mounts the same shape itself. */
-export function opsApp(checks: Record<string, Check>): Hono {
+export function opsApp(checks: Record<string, Check>, log?: Logger): Hono {
   const app = new Hono();
   app.get("/health/live", (c) => c.json({ status: "ok" }));
-  app.get("/health/ready", readyHandler(checks));
+  app.get("/health/ready", readyHandler(checks, undefined, log));
   app.get("/metrics", async (c) => {
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { "content-type": contentType });
@@ -69,5 +87,5 @@ export function serveOps(
     port,
     hostname: "0.0.0.0",
     onListen: ({ port }) => log.info("ops endpoints listening", { port }),
-  }, opsApp(checks).fetch);
+  }, opsApp(checks, log).fetch);
 }

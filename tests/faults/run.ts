@@ -345,6 +345,11 @@ async function checkPostgresDown(notes: string[]): Promise<void> {
   if (ready.status !== 503 || ready.headers.get("retry-after") === null) {
     throw new Error("readiness did not report Postgres down");
   }
+  // A state, not the driver's message (it names the host and port it could not reach).
+  const db = body.checks?.database;
+  if (!["down", "timeout"].includes(db?.status) || db?.detail !== undefined) {
+    throw new Error(`readiness reported Postgres as ${JSON.stringify(db)}, not a bare state`);
+  }
 }
 
 const results = await runFaults({
