@@ -6,11 +6,19 @@
  * The file holds everything but what depends on the environment: the database coordinates
  * (from RELAY_DATABASE_URL, else DATABASE_URL, as Connect sees the database) and the partitions
  * and replication factor of topics Connect creates (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR).
+ * The connector logs in as the relay's own role (relay/role.ts), never as the URL's user, and its
+ * password is a config provider placeholder that only the Connect worker resolves.
  */
 import postgres from "postgres";
 import { type Config, config } from "../src/platform/config.ts";
 import { logger, setLogLevel } from "../src/platform/log.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
+import {
+  RELAY_PASSWORD_PLACEHOLDER,
+  RELAY_PASSWORD_VAR,
+  RELAY_ROLE,
+  setRelayPassword,
+} from "./role.ts";
 
 const CONNECTOR_FILE = new URL("./connector.json", import.meta.url);
 
@@ -35,7 +43,12 @@ export async function readConnectorFile(): Promise<ConnectorFile> {
   return JSON.parse(await Deno.readTextFile(CONNECTOR_FILE));
 }
 
-/** The connector file completed with the environment's database and topic settings. */
+/**
+ * The connector file completed with the environment's database and topic settings. Only where
+ * the database is comes from the URL: its user and password are the owner's, which the relay
+ * must not have. The config holds no secret, so Connect's REST API and its config topic show
+ * none.
+ */
 export async function connectorConfig(cfg: Config): Promise<ConnectorFile> {
   const file = await readConnectorFile();
   const db = new URL(cfg.relayDatabaseUrl ?? cfg.databaseUrl);
@@ -45,8 +58,8 @@ export async function connectorConfig(cfg: Config): Promise<ConnectorFile> {
       ...file.config,
       "database.hostname": db.hostname,
       "database.port": db.port || "5432",
-      "database.user": decodeURIComponent(db.username),
-      "database.password": decodeURIComponent(db.password),
+      "database.user": RELAY_ROLE,
+      "database.password": RELAY_PASSWORD_PLACEHOLDER,
       "database.dbname": db.pathname.replace(/^\//, ""),
       "topic.creation.default.partitions": String(cfg.topicPartitions),
       "topic.creation.default.replication.factor": String(cfg.topicReplicationFactor),
@@ -85,17 +98,41 @@ function failedTrace(s: ConnectorStatus | undefined): string | undefined {
 export interface RegisterOptions {
   /** Deadline for each wait (Connect up, RUNNING, slot active). @default 60000 */
   timeoutMs?: number;
+  /**
+   * The relay role's password to set before the connector logs in with it; empty or unset: left
+   * as it is (the local stack trusts loopback). @default RELAY_DATABASE_PASSWORD
+   */
+  relayPassword?: string;
 }
 
 /**
- * PUTs the connector config (create or update: idempotent), restarts a FAILED connector or task
- * once, and waits for RUNNING and for the slot to be active. Throws RelayError otherwise.
+ * Sets the relay role's password from RELAY_DATABASE_PASSWORD when given, PUTs the connector
+ * config (create or update: idempotent), restarts a FAILED connector or task once, and waits for
+ * RUNNING and for the slot to be active. Throws RelayError otherwise.
  */
 export async function registerConnector(cfg: Config, opts: RegisterOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const log = logger("relay");
   const { name, config: body } = await connectorConfig(cfg);
   const base = cfg.kafkaConnectUrl;
+
+  // Before the PUT: a task (re)started by it logs in with the password Connect resolves.
+  const password = opts.relayPassword ?? Deno.env.get(RELAY_PASSWORD_VAR) ?? "";
+  if (password !== "") {
+    const owner = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      await setRelayPassword(owner, password);
+      log.info("relay role password set", { role: RELAY_ROLE });
+    } catch (err) {
+      throw new RelayError(
+        `Cannot set the password of ${RELAY_ROLE} (${(err as Error).message}): run migrations ` +
+          `first; where the database user may not alter a REPLICATION role, have a superuser ` +
+          `set it and leave ${RELAY_PASSWORD_VAR} unset for setup (Connect still needs it)`,
+      );
+    } finally {
+      await owner.end();
+    }
+  }
 
   await waitFor(async () => (await fetch(base, { signal: AbortSignal.timeout(2000) })).ok, {
     timeoutMs,
@@ -111,7 +148,13 @@ export async function registerConnector(cfg: Config, opts: RegisterOptions = {})
   });
   const putText = await put.text();
   if (!put.ok) {
-    throw new RelayError(`Connect refused the connector config (${put.status}): ${putText}`);
+    // Connect 4.3 answers a failed connection test of the validation with a bare 500 (a
+    // NullPointerException); the cause is in its log.
+    throw new RelayError(
+      `Connect refused the connector config (${put.status}): ${putText}\n` +
+        `Connect's log says why; "Failed testing connection ... with user '${RELAY_ROLE}'" means ` +
+        `the worker lacks ${RELAY_PASSWORD_VAR} or it differs from the role's password`,
+    );
   }
   log.info(put.status === 201 ? "connector created" : "connector config applied", {
     connector: name,

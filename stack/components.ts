@@ -14,6 +14,7 @@ import {
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
+import { RELAY_PASSWORD_VAR } from "../relay/role.ts";
 import postgres from "postgres";
 import { dirname, normalize } from "node:path";
 
@@ -466,7 +467,26 @@ function javaArgs(heap: string, log4j: string, mainClass: string, conf: string):
   ];
 }
 
-async function spawnDetached(name: string, args: string[]): Promise<void> {
+/**
+ * The environment of a JVM: this process's, without the relay's password unless `relayPassword`
+ * (Connect workers, whose config provider reads it), which then always has one, empty if unset:
+ * a placeholder of a variable the worker lacks stays unresolved text.
+ */
+export function jvmEnv(
+  relayPassword: boolean,
+  from: Record<string, string> = Deno.env.toObject(),
+): Record<string, string> {
+  const env = { ...from };
+  delete env[RELAY_PASSWORD_VAR];
+  if (relayPassword) env[RELAY_PASSWORD_VAR] = from[RELAY_PASSWORD_VAR] ?? "";
+  return env;
+}
+
+async function spawnDetached(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<void> {
   await Deno.mkdir(RUN_DIR, { recursive: true });
   await Deno.mkdir(LOG_DIR, { recursive: true });
   const pidFile = `${RUN_DIR}/${name}.pid`;
@@ -476,7 +496,8 @@ async function spawnDetached(name: string, args: string[]): Promise<void> {
   const script = `echo $$ > "$0"; exec java "$@" >> "$STACK_LOG" 2>&1 < /dev/null`;
   const out = await new Deno.Command("setsid", {
     args: ["-f", "sh", "-c", script, pidFile, ...args],
-    env: { STACK_LOG: log },
+    env: { ...env, STACK_LOG: log },
+    clearEnv: true,
     stdin: "null",
   }).output();
   if (!out.success) throw new StackError(`${name}: could not spawn java`);
@@ -503,6 +524,8 @@ function jvmComponent(spec: {
   prepare?: (conf: string) => Promise<void>;
   probe: () => Promise<{ ok: boolean; detail: string }>;
   readyWithinMs: number;
+  /** Whether the process gets RELAY_DATABASE_PASSWORD (Connect workers only). */
+  relayPassword?: boolean;
 }): Component {
   const pidFile = `${RUN_DIR}/${spec.name}.pid`;
   const log = `${LOG_DIR}/${spec.name}.log`;
@@ -532,7 +555,11 @@ function jvmComponent(spec: {
       await Deno.writeTextFile(log, `\n=== start ${new Date().toISOString()} ===\n`, {
         append: true,
       });
-      await spawnDetached(spec.name, javaArgs(spec.heap, log4j, spec.mainClass, conf));
+      await spawnDetached(
+        spec.name,
+        javaArgs(spec.heap, log4j, spec.mainClass, conf),
+        jvmEnv(spec.relayPassword ?? false),
+      );
       let verdict: "ready" | "exited";
       try {
         verdict = await waitFor(async () => {
@@ -714,6 +741,7 @@ function clusterConnect(index: number, port: number): Component {
     conf: connectConf(port, "cluster", `${name}.properties`),
     probe: () => connectProbe(connectUrlOf(port)),
     readyWithinMs: 180_000,
+    relayPassword: true,
   });
 }
 
@@ -737,6 +765,7 @@ export const components: Record<ComponentName, Component> = {
     conf: connectConf(LOCAL_PORTS.connect, "single", "connect.properties"),
     probe: () => connectProbe(connectUrlOf(LOCAL_PORTS.connect)),
     readyWithinMs: 120_000,
+    relayPassword: true,
   }),
   "kafka-1": clusterNode(CLUSTER_NODES[0]),
   "kafka-2": clusterNode(CLUSTER_NODES[1]),

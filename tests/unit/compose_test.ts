@@ -233,6 +233,10 @@ Deno.test("compose: Connect workers match stack/conf/connect.properties", () => 
         "heartbeat.interval.ms",
         "producer.acks",
         "producer.enable.idempotence",
+        // The relay's password: a placeholder in the connector config, resolved by the worker.
+        "config.providers",
+        "config.providers.env.class",
+        "config.providers.env.param.allowlist.pattern",
       ]
     ) {
       const v = `CONNECT_${key.toUpperCase().replaceAll(".", "_")}`;
@@ -255,9 +259,79 @@ Deno.test("compose: the cluster's setup creates topics at RF 3 on all three brok
   }
 });
 
-Deno.test("compose: every published port is on 127.0.0.1, Postgres on the stack's port", () => {
-  for (const [name, s] of Object.entries(services)) {
-    for (const p of s.ports ?? []) assert.match(p, /^127\.0\.0\.1:\d+:\d+$/, `${name}: ${p}`);
+/** A `ports` entry as compose accepts it: short syntax (string or number) or long syntax. */
+type PortSpec = string | number | { target: number; published?: string | number; host_ip?: string };
+
+/**
+ * The host address a `ports` entry publishes on; undefined means every interface (a bare
+ * "5432:5432", "5432", a number, or a long entry without host_ip), which is what must not happen.
+ */
+function publishedHostIp(spec: PortSpec): string | undefined {
+  if (typeof spec === "number") return undefined;
+  if (typeof spec === "object") return spec.host_ip;
+  const s = spec.replace(/\/(tcp|udp|sctp)$/, "");
+  const v6 = /^\[([^\]]+)\]:/.exec(s);
+  if (v6) return v6[1];
+  const parts = s.split(":");
+  return parts.length === 3 ? parts[0] : undefined;
+}
+
+/** The services `docker compose` runs in `profile` (those of no profile run in every one). */
+const inProfile = (profile: string) =>
+  Object.entries(services).filter(([, s]) => !s.profiles || s.profiles.includes(profile));
+
+Deno.test("compose: the port check refuses every way of publishing on all interfaces", () => {
+  for (const bad of ["5432:5432", "5432", 5432, "0.0.0.0:5432:5432", "5432:5432/tcp", "[::]:1:1"]) {
+    assert.notEqual(publishedHostIp(bad), "127.0.0.1", JSON.stringify(bad));
   }
+  assert.equal(publishedHostIp({ target: 5432, published: 54329 }), undefined);
+  assert.equal(publishedHostIp({ target: 5432, host_ip: "127.0.0.1" }), "127.0.0.1");
+  assert.equal(publishedHostIp("127.0.0.1:54329:5432"), "127.0.0.1");
+  assert.equal(publishedHostIp("127.0.0.1:54329:5432/tcp"), "127.0.0.1");
+});
+
+for (const profile of ["single", "cluster"]) {
+  Deno.test(`compose: profile ${profile} publishes on 127.0.0.1 only`, () => {
+    const active = inProfile(profile);
+    for (const [name, s] of active) {
+      const raw = s as Service & { network_mode?: string; ports?: PortSpec[] };
+      // Host networking would bind every port the container opens, on every interface.
+      assert.notEqual(raw.network_mode, "host", `${name}: network_mode host`);
+      for (const p of raw.ports ?? []) {
+        assert.equal(publishedHostIp(p), "127.0.0.1", `${name}: ${JSON.stringify(p)}`);
+        assert.ok(!JSON.stringify(p).includes("$"), `${name}: ${p} is interpolated`);
+      }
+    }
+    // Postgres, every Kafka node and every Connect worker of the profile are published (the
+    // host's tests reach them), so the loop above did see them.
+    const names = active.map(([n]) => n);
+    const infra = names.filter((n) => /^(postgres|kafka|connect)(-\d)?$/.test(n));
+    assert.deepEqual(
+      infra.sort(),
+      profile === "single"
+        ? ["connect", "kafka", "postgres"]
+        : ["connect-1", "connect-2", "kafka-1", "kafka-2", "kafka-3", "postgres"],
+    );
+    for (const n of infra) assert.ok((services[n].ports ?? []).length > 0, `${n} is published`);
+  });
+}
+
+Deno.test("compose: Postgres on the stack's port", () => {
   assert.deepEqual(services.postgres.ports, [`127.0.0.1:${base(LOCAL_PORTS.postgres)}:5432`]);
+});
+
+Deno.test("compose: the relay's password reaches Connect and setup only, through a provider", () => {
+  const conf = properties("connect.properties");
+  assert.equal(conf["config.providers"], "env");
+  for (const name of ["connect", "connect-1", "connect-2", "setup", "setup-cluster"]) {
+    assert.match(
+      env(name).RELAY_DATABASE_PASSWORD,
+      /^\$\{RELAY_DATABASE_PASSWORD:\?[^}]+\}$/,
+      `${name} gets it from the host's environment, and compose stops without it`,
+    );
+  }
+  for (const [name] of Object.entries(services)) {
+    if (/^(connect(-\d)?|setup(-cluster)?)$/.test(name)) continue;
+    assert.equal(env(name).RELAY_DATABASE_PASSWORD, undefined, `${name} has no use for it`);
+  }
 });
