@@ -9,7 +9,13 @@ import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
 import { logger, setLogLevel } from "./platform/log.ts";
 import { migrate } from "./platform/migrations.ts";
+import { setRolePassword } from "./platform/role_password.ts";
 import { createSystemTopics } from "./topics.ts";
+import { API_ROLE, OPS_ROLE } from "./app.ts";
+import { SERVICES } from "./worker.ts";
+
+/** Every role a service process logs in as (migrations/0010_service_roles.sql). */
+const SERVICE_ROLES = [API_ROLE, OPS_ROLE, ...Object.values(SERVICES).map((s) => s.role)];
 
 /** Runs migrations, topic creation and relay registration against the configured stack. */
 export async function setup(): Promise<void> {
@@ -21,6 +27,14 @@ export async function setup(): Promise<void> {
       log.info("migration applied", { migration: name, ms: Math.round(ms) });
     });
     log.info("database is up to date", { applied: r.applied.length });
+    // Where logins need passwords (compose), one secret for every service role; a deployment
+    // that wants one per role sets them itself (docs/configuration.md).
+    if (cfg.serviceDatabasePassword) {
+      for (const role of SERVICE_ROLES) {
+        await setRolePassword(sql, role, cfg.serviceDatabasePassword);
+      }
+      log.info("service role passwords set", { roles: SERVICE_ROLES.length });
+    }
   } finally {
     await sql.end();
   }

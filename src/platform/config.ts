@@ -47,6 +47,12 @@ const VARIABLES = {
     allowed: "the password of the ops console's database role (shop_ops)",
     secret: true,
   },
+  SERVICE_DATABASE_PASSWORD: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    allowed: "a password `deno task setup` sets on every service role (compose's convenience)",
+    secret: true,
+  },
   RELAY_DATABASE_URL: {
     schema: url(["postgres:", "postgresql:"]).optional(),
     default: undefined,
@@ -145,6 +151,8 @@ export type Config = {
   databasePassword: string | undefined;
   /** The ops console's role's password (else databasePassword, else DATABASE_URL's). */
   opsDatabasePassword: string | undefined;
+  /** Set by `deno task setup` on every service role when given (one password for all). */
+  serviceDatabasePassword: string | undefined;
   /** The database as Kafka Connect reaches it, when that differs from DATABASE_URL. */
   relayDatabaseUrl: string | undefined;
   kafkaBrokers: string[];
@@ -222,6 +230,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: p.DATABASE_URL,
     databasePassword: p.DATABASE_PASSWORD,
     opsDatabasePassword: p.OPS_DATABASE_PASSWORD ?? p.DATABASE_PASSWORD,
+    serviceDatabasePassword: p.SERVICE_DATABASE_PASSWORD,
     relayDatabaseUrl: p.RELAY_DATABASE_URL,
     kafkaBrokers: p.KAFKA_BROKERS,
     kafkaConnectUrl: p.KAFKA_CONNECT_URL,

@@ -335,3 +335,19 @@ Deno.test("compose: the relay's password reaches Connect and setup only, through
     assert.equal(env(name).RELAY_DATABASE_PASSWORD, undefined, `${name} has no use for it`);
   }
 });
+
+Deno.test("compose: every service logs in with the service roles' password, which setup sets", () => {
+  const password =
+    "${SERVICE_DATABASE_PASSWORD:?set SERVICE_DATABASE_PASSWORD to the service roles' password}";
+  for (const name of ["api", ...WORKERS]) {
+    assert.equal(str(env(name).DATABASE_PASSWORD), password, name);
+  }
+  for (const name of ["setup", "setup-cluster"]) {
+    assert.equal(str(env(name).SERVICE_DATABASE_PASSWORD), password, name);
+  }
+  // Connect never gets it: it logs in as the relay's role only.
+  for (const name of ["connect", "connect-1", "connect-2"]) {
+    assert.equal(env(name).SERVICE_DATABASE_PASSWORD, undefined, name);
+    assert.equal(env(name).DATABASE_PASSWORD, undefined, name);
+  }
+});
