@@ -8,6 +8,6 @@ COPY relay/ relay/
 COPY migrations/ migrations/
 # The import map points postgres at the vendored driver.
 COPY vendor/ vendor/
-RUN deno cache src/api.ts src/worker.ts src/setup.ts src/migrate.ts relay/register.ts
+RUN deno cache src/main/api.ts src/main/worker.ts src/main/setup.ts src/main/migrate.ts relay/register.ts
 USER deno
 CMD ["deno", "task", "api"]

@@ -51,7 +51,7 @@ export async function ensureWrk(): Promise<void> {
 
 export async function startApi(secret: string): Promise<Deno.ChildProcess> {
   const p = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}../src/api.ts`],
+    args: ["run", "-A", `${here}../src/main/api.ts`],
     env: { ...Deno.env.toObject(), PORT: String(API_PORT), AUTH_JWT_SECRET: secret },
     stdout: "null",
     stderr: "inherit",

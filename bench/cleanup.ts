@@ -26,7 +26,7 @@
 import type { Config } from "../src/platform/config.ts";
 import { connect, type Sql } from "../src/platform/db.ts";
 import type { Admin, Kafka } from "../src/platform/kafka.ts";
-import { SERVICES } from "../src/worker.ts";
+import { SERVICES } from "../src/workers.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { drainRelay } from "./api_write.ts";
 

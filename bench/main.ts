@@ -39,12 +39,12 @@
  */
 import { parseConfig } from "../src/platform/config.ts";
 import { up } from "../stack/cli.ts";
-import { setup } from "../src/setup.ts";
+import { setup } from "../src/system_setup.ts";
 import { setLogLevel } from "../src/platform/log.ts";
 import { connect } from "../src/platform/db.ts";
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
-import { WORKERS } from "../src/worker.ts";
+import { WORKERS } from "../src/workers.ts";
 import { relayLatency } from "./relay_latency.ts";
 import { type RelayResult, relayThroughput } from "./relay_throughput.ts";
 import { apiWriteBench, type WriteResult } from "./api_write.ts";

@@ -55,7 +55,7 @@ export async function orderLatency(
   const { phases, untilP99Ms = Infinity, users: userCount = 200, stallMs = 30_000 } = load;
   const secret = crypto.randomUUID() + crypto.randomUUID();
   const api = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}../src/api.ts`],
+    args: ["run", "-A", `${here}../src/main/api.ts`],
     env: { PORT: String(API_PORT), AUTH_JWT_SECRET: secret, LOG_LEVEL: "warn" },
     stdout: "null",
   }).spawn();

@@ -2,12 +2,12 @@
  * Relay latency: commit of an outbox row to a kafkajs consumer receiving it, one event at a time
  * (each sent after the previous arrived), so the figure is pure latency, not queueing.
  */
-import { appendEvent } from "../src/platform/outbox.ts";
 import { connect } from "../src/platform/db.ts";
 import { ensureTopics, kafkaClient } from "../src/platform/kafka.ts";
 import type { Config } from "../src/platform/config.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { summarize, type Summary } from "./stats.ts";
+import { adHocPublisher } from "../tests/helpers/ad_hoc_events.ts";
 
 export async function relayLatency(cfg: Config, count = 500): Promise<Summary> {
   const aggregateType = `bench-${crypto.randomUUID().slice(0, 8)}`;
@@ -30,17 +30,11 @@ export async function relayLatency(cfg: Config, count = 500): Promise<Summary> {
       return Promise.resolve();
     },
   });
+  const { publish } = adHocPublisher(aggregateType, { Bench: 1 }, (p) => String(Number(p.i) % 16));
   const samples: number[] = [];
   try {
     for (let i = 0; i < count + 20; i++) {
-      const id = await sql.begin((tx) =>
-        appendEvent(tx, {
-          aggregateType,
-          aggregateId: String(i % 16),
-          type: "Bench",
-          payload: { i },
-        })
-      );
+      const [id] = await sql.begin((tx) => publish(tx, [{ type: "Bench", payload: { i } }]));
       const committed = performance.now();
       const deadline = committed + 30_000;
       while (!arrivedAt.has(id)) {

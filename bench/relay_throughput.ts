@@ -9,12 +9,12 @@
 import type { Config } from "../src/platform/config.ts";
 import { connect } from "../src/platform/db.ts";
 import { ensureTopics, kafkaClient, keyedProducer } from "../src/platform/kafka.ts";
-import { appendEvents, type OutboxEvent } from "../src/platform/outbox.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { uuidv7 } from "../src/platform/uuidv7.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import type { UsageMeter } from "./resources.ts";
 import { summarize, type Summary } from "./stats.ts";
+import { adHocPublisher } from "../tests/helpers/ad_hoc_events.ts";
 
 export interface RelayResult {
   events: number;
@@ -37,6 +37,8 @@ export interface RelayLoad {
 }
 
 const PAYLOAD = { orderId: "01938f4a-7b7c-7def-8a12-3456789abcde", note: "x".repeat(200) };
+/** Record `i`'s value on both paths: the payload, with the key (one of 64) it is routed by. */
+const payloadOf = (i: number) => ({ ...PAYLOAD, key: String(i % 64) });
 
 export async function relayThroughput(
   cfg: Config,
@@ -78,16 +80,12 @@ export async function relayThroughput(
       return Promise.resolve();
     },
   });
-  const event = (i: number): OutboxEvent => ({
-    aggregateType: relayType,
-    aggregateId: String(i % 64),
-    type: "Bench",
-    payload: PAYLOAD,
-  });
+  const { publish } = adHocPublisher(relayType, { Bench: 1 }, (p) => String(p.key));
+  const event = (i: number) => ({ type: "Bench" as const, payload: payloadOf(i) });
   const commitRelay = async (from: number, count: number) => {
     for (let i = from; i < from + count; i += 1000) {
       await sql.begin((tx) =>
-        appendEvents(
+        publish(
           tx,
           Array.from({ length: Math.min(1000, from + count - i) }, (_, k) => event(i + k)),
         )
@@ -101,7 +99,7 @@ export async function relayThroughput(
         topic: directTopic,
         messages: Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({
           key: String((i + k) % 64),
-          value: JSON.stringify(PAYLOAD),
+          value: JSON.stringify(payloadOf(i + k)),
           headers: { id: uuidv7(), eventType: "Bench", eventVersion: "1" },
         })),
       });
@@ -152,7 +150,7 @@ export async function relayThroughput(
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const ids = await sql.begin((tx) =>
-          appendEvents(tx, Array.from({ length: perTick }, (_, k) => event(k)))
+          publish(tx, Array.from({ length: perTick }, (_, k) => event(k)))
         );
         const at = performance.now();
         for (const id of ids) committed.set(id, at);

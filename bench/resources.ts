@@ -120,7 +120,7 @@ async function pss(pid: number): Promise<number> {
 
 async function childName(pid: number): Promise<string> {
   const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-  if (cmdline.includes("src/api.ts")) return "api";
+  if (cmdline.includes("src/main/api.ts")) return "api";
   const w = /src\/worker\.ts\0([\w-]+)/.exec(cmdline);
   if (w) return `worker ${w[1]}`;
   const argv0 = cmdline.split("\0")[0].split("/").at(-1) || "?";

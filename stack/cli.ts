@@ -27,7 +27,7 @@ import { kafkaClient } from "../src/platform/kafka.ts";
 import { groupLag } from "../src/platform/lag.ts";
 import { slotLag } from "../src/platform/slot_metrics.ts";
 import { connectorStatus } from "../relay/register.ts";
-import { SERVICES } from "../src/worker.ts";
+import { SERVICES } from "../src/workers.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
 
 const FETCH_MARK = `${STACK_DIR}/lib/.fetched`;

@@ -4,14 +4,14 @@
  * stock lasts. One coupon per user is a unique constraint (user_coupons), not only a check.
  */
 import type { Sql, Tx } from "../platform/db.ts";
-import type { DecodedEvent, Service } from "../platform/consumer.ts";
+import { defineService } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { type PayloadOf, publish, type Publishable, toOutbox } from "../events/catalog.ts";
+import { type Event, EVENTS, type PayloadOf } from "../events/catalog.ts";
+import { publish, type Publishable } from "../events/publish.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 import { NotVisibleYet } from "../platform/errors.ts";
 import { couponRequestTimeouts } from "./metrics.ts";
-import { appendEvents } from "../platform/outbox.ts";
 import { topicFor } from "../events/topics.ts";
 
 /**
@@ -21,13 +21,17 @@ import { topicFor } from "../events/topics.ts";
  * rest rejected with one update, and every outcome event in one outbox insert. A request that is
  * no longer PENDING (a replay from the DLQ) changes nothing.
  */
-async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Promise<void> {
+async function decideRequests(
+  tx: Tx,
+  events: Event<"CouponIssueRequested">[],
+  log: Logger,
+): Promise<void> {
   const byCoupon = new Map<
     string,
     { payload: PayloadOf<"CouponIssueRequested">; traceparent?: string }[]
   >();
   for (const e of events) {
-    const payload = e.payload as PayloadOf<"CouponIssueRequested">;
+    const payload = e.payload;
     const list = byCoupon.get(payload.couponId) ?? [];
     list.push({ payload, traceparent: e.traceparent });
     byCoupon.set(payload.couponId, list);
@@ -107,6 +111,7 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
         outcomes.push({
           type: "CouponIssued",
           payload: { ...g.payload, userCouponId: held.get(g.payload.userId)! },
+          traceparent: g.traceparent,
         });
       }
     }
@@ -115,12 +120,15 @@ async function decideRequests(tx: Tx, events: DecodedEvent[], log: Logger): Prom
         update coupon_requests set status = 'REJECTED', reason = ${reason}, updated_at = now()
         where id = any(${reject.map((r) => r.payload.requestId)}::uuid[])`;
       for (const r of reject) {
-        outcomes.push({ type: "CouponIssueRejected", payload: { ...r.payload, reason } });
+        outcomes.push({
+          type: "CouponIssueRejected",
+          payload: { ...r.payload, reason },
+          traceparent: r.traceparent,
+        });
       }
     }
     // One outbox insert; each outcome keeps its request's trace.
-    const traces = [...grant, ...reject].map((r) => r.traceparent);
-    await appendEvents(tx, toOutbox(outcomes).map((e, i) => ({ ...e, traceparent: traces[i] })));
+    await publish(tx, outcomes);
     log.info("coupon requests decided", {
       couponId,
       issued: grant.length,
@@ -182,7 +190,7 @@ export async function sweepPassedOverRequests(
   });
 }
 
-export const couponIssuer: Service = {
+export const couponIssuer = defineService(EVENTS, {
   group: "coupon-issuer",
   role: "shop_coupon_issuer",
   topics: [topicFor("coupon-issue")],
@@ -193,4 +201,4 @@ export const couponIssuer: Service = {
     everyMs: Math.min(1000, Math.max(100, Math.round(cfg.couponRequestDeadlineMs / 10))),
     run: () => sweepPassedOverRequests(sql, log, cfg.couponRequestDeadlineMs),
   }],
-};
+});

@@ -5,14 +5,15 @@
  * order makes each step happen at most once, and a cancellation seen first prevents the step.
  */
 import type { Tx } from "../platform/db.ts";
-import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
+import { defineService } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
-import { type PayloadOf, publish } from "../events/catalog.ts";
+import { type Event, EVENTS } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 
-async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userId, userCouponId, deadlineAt } = event.payload as PayloadOf<"OrderCreated">;
+async function onOrderCreated(tx: Tx, event: Event<"OrderCreated">, log: Logger): Promise<void> {
+  const { orderId, userId, userCouponId, deadlineAt } = event.payload;
   if (!userCouponId) return;
   const [step] = await tx<{ status: string | null; expired: boolean }[]>`
     select (select status from coupon_redemptions where order_id = ${orderId}) as status,
@@ -59,8 +60,12 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
   log.info("coupon redeemed", { orderId, userCouponId });
 }
 
-async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userCouponId } = event.payload as PayloadOf<"OrderCancelled">;
+async function onOrderCancelled(
+  tx: Tx,
+  event: Event<"OrderCancelled">,
+  log: Logger,
+): Promise<void> {
+  const { orderId, userCouponId } = event.payload;
   const [r] = await tx<{ status: string; user_coupon_id: string }[]>`
     select status, user_coupon_id from coupon_redemptions where order_id = ${orderId}`;
   if (!r) {
@@ -90,14 +95,17 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
  * Locks what the run will change before any change, one statement per table in key order: the
  * redemptions its cancellations undo, then every user coupon its orders redeem or restore.
  */
-async function lockUserCoupons(tx: Tx, events: DecodedEvent[]): Promise<void> {
+async function lockUserCoupons(
+  tx: Tx,
+  events: Event<"OrderCreated" | "OrderCancelled">[],
+): Promise<void> {
   const ids = new Set<string>();
   const cancelled: string[] = [];
   for (const e of events) {
     if (e.type === "OrderCreated") {
-      const { userCouponId } = e.payload as PayloadOf<"OrderCreated">;
+      const { userCouponId } = e.payload;
       if (userCouponId) ids.add(userCouponId);
-    } else cancelled.push((e.payload as PayloadOf<"OrderCancelled">).orderId);
+    } else cancelled.push(e.payload.orderId);
   }
   if (cancelled.length > 0) {
     const redemptions = await tx<{ status: string; user_coupon_id: string }[]>`
@@ -111,12 +119,10 @@ async function lockUserCoupons(tx: Tx, events: DecodedEvent[]): Promise<void> {
     for no key update`;
 }
 
-export const couponRedeemer: Service = {
+export const couponRedeemer = defineService(EVENTS, {
   group: "coupon-redeemer",
   role: "shop_coupon_redeemer",
   topics: [topicFor("order")],
-  ...eachEvent({
-    lock: lockUserCoupons,
-    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
-  }),
-};
+  lock: lockUserCoupons,
+  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+});

@@ -2,8 +2,8 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { Discount, publish, RejectReason, toOutbox } from "../events/catalog.ts";
-import { outboxInsert } from "../platform/outbox.ts";
+import { Discount, RejectReason } from "../events/catalog.ts";
+import { publish, publishQuery } from "../events/publish.ts";
 
 export const NewCoupon = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -131,12 +131,10 @@ export async function requestIssue(
   trace?: string,
 ): Promise<{ request: CouponRequest; created: boolean } | undefined> {
   const id = uuidv7();
-  const events = outboxInsert(
+  const events = publishQuery(
     sql,
-    toOutbox(
-      [{ type: "CouponIssueRequested", payload: { requestId: id, couponId, userId } }],
-      trace,
-    ),
+    [{ type: "CouponIssueRequested", payload: { requestId: id, couponId, userId } }],
+    trace,
     sql`exists (select 1 from req)`,
   );
   // Inserts only if the coupon exists; a concurrent duplicate waits on the unique index and

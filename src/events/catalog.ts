@@ -1,11 +1,12 @@
 /**
  * The event catalog: every event type with its aggregate (topic), key, version and zod payload
- * schema, shared by the producers (through `publish`) and the consumers (through `parseEvent`).
- * docs/events.md is generated from it (`deno task docs:events`).
+ * schema, shared by the producers (through `publish`, ./publish.ts) and the consumers (services
+ * defined with `defineService(EVENTS, ...)`, which decode against it and hand each handler its
+ * type's payload). docs/events.md is generated from it (`deno task docs:events`).
  */
 import { z } from "zod";
-import type { Sql, Tx } from "../platform/db.ts";
-import { appendEvents, type OutboxEvent } from "../platform/outbox.ts";
+import type * as platform from "../platform/event_catalog.ts";
+import type { EventOf } from "../platform/decode_record.ts";
 import type { AggregateType } from "./topics.ts";
 
 const id = z.uuid();
@@ -36,12 +37,9 @@ const OrderLine = z.object({
   unitPrice: money,
 });
 
-interface EventSpec<S extends z.ZodType> {
+interface EventSpec<S extends z.ZodType> extends platform.EventSpec<S> {
   aggregate: AggregateType;
-  version: number;
-  /** The Kafka key: which field of the payload orders events of one aggregate. */
-  key: (payload: z.infer<S>) => string;
-  schema: S;
+  /** What happened, for docs/events.md. */
   description: string;
 }
 
@@ -205,38 +203,11 @@ export const EVENTS = {
   }),
 } as const;
 
-export type EventType = keyof typeof EVENTS;
-export type PayloadOf<T extends EventType> = z.infer<(typeof EVENTS)[T]["schema"]>;
-
-export interface Publishable<T extends EventType = EventType> {
-  type: T;
-  payload: PayloadOf<T>;
-}
+export type EventType = platform.TypeOf<typeof EVENTS>;
+export type PayloadOf<T extends EventType> = platform.PayloadOf<typeof EVENTS, T>;
 
 /**
- * Typed events as outbox rows: the catalog decides topic, key and version, and each payload is
- * validated against its schema first (a producer bug fails the write, not a consumer).
+ * A consumed event of type `T` (or of one of the union `T`), as a handler receives it: checking
+ * `event.type` narrows `event.payload`.
  */
-export function toOutbox(events: Publishable[], traceparent?: string | null): OutboxEvent[] {
-  return events.map(({ type, payload }) => {
-    const spec = EVENTS[type] as EventSpec<z.ZodType>;
-    const parsed = spec.schema.parse(payload);
-    return {
-      aggregateType: spec.aggregate,
-      aggregateId: spec.key(parsed),
-      type,
-      version: spec.version,
-      payload: parsed,
-      traceparent,
-    };
-  });
-}
-
-/** Appends typed events to the outbox in `tx` (see `toOutbox`); returns their ids. */
-export async function publish(
-  tx: Tx | Sql,
-  events: Publishable[],
-  traceparent?: string | null,
-): Promise<string[]> {
-  return await appendEvents(tx, toOutbox(events, traceparent));
-}
+export type Event<T extends EventType = EventType> = EventOf<typeof EVENTS, T>;

@@ -1,11 +1,17 @@
 /**
- * `deno task docs:events`: writes docs/events.md, the event catalog generated from the zod
- * schemas (topic, key, version, consumers, payload). A test fails if the committed page is stale.
+ * docs/events.md, the event catalog generated from the zod schemas (topic, key, version,
+ * consumers, payload); written by `deno task docs:events` (src/main/event_docs.ts). A test fails
+ * if the committed page is stale.
  */
 import { z } from "zod";
 import { EVENTS } from "./catalog.ts";
 import { dlqTopicFor, topicFor } from "./topics.ts";
-import { SERVICES } from "../worker.ts";
+
+/** A consumer group and the event types it applies (a worker's service). */
+export interface Consumer {
+  group: string;
+  types: readonly string[];
+}
 
 const KEYS: Record<string, string> = {
   product: "productId",
@@ -44,11 +50,10 @@ function describe(s: unknown): string {
   return String(j.type ?? "any");
 }
 
-/** The page, as Markdown. */
-export function catalogMarkdown(): string {
+/** The page, as Markdown; `services` say who consumes what (the workers' registry). */
+export function catalogMarkdown(services: Consumer[]): string {
   const consumers = (type: string) =>
-    Object.values(SERVICES).filter((s) => s.types.includes(type)).map((s) => s.group).join(", ") ||
-    "-";
+    services.filter((s) => s.types.includes(type)).map((s) => s.group).join(", ") || "-";
   const rows = Object.entries(EVENTS).map(([type, spec]) =>
     `| \`${type}\` | v${spec.version} | \`${topicFor(spec.aggregate)}\` | ${
       KEYS[spec.aggregate]
@@ -78,8 +83,4 @@ export function catalogMarkdown(): string {
     ...topics.map((t) => `| \`${t}\` | \`${dlqTopicFor(t)}\` |`),
     "",
   ].join("\n");
-}
-
-if (import.meta.main) {
-  await Deno.writeTextFile(new URL("../../docs/events.md", import.meta.url), catalogMarkdown());
 }

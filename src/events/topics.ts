@@ -3,6 +3,11 @@
  * `shop.<aggregatetype>` (see relay/connector.json `route.topic.replacement`); this module is the
  * TypeScript side of that rule and the list of topics created at start-up.
  */
+import { dlqTopicFor } from "../platform/dead_letter.ts";
+
+// The dead-letter naming is the consumer runtime's rule; offered here beside the topics it names.
+export { dlqTopicFor };
+
 export const TOPIC_PREFIX = "shop.";
 
 /** Every aggregate type the system writes to the outbox; each one is a topic. */
@@ -18,17 +23,9 @@ export const AGGREGATE_TYPES = [
 ] as const;
 export type AggregateType = (typeof AGGREGATE_TYPES)[number];
 
-/** Topic-name-safe aggregate type: Kafka allows [a-zA-Z0-9._-]; we keep to lower case. */
-export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-
 /** The topic an aggregate type routes to. */
 export function topicFor(aggregateType: string): string {
   return `${TOPIC_PREFIX}${aggregateType}`;
-}
-
-/** The dead-letter topic of a topic. */
-export function dlqTopicFor(topic: string): string {
-  return `${topic}.dlq`;
 }
 
 /** Every topic the system needs: one per aggregate type, plus its dead-letter topic. */

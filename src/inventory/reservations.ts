@@ -5,9 +5,10 @@
  * reservation never happens later.
  */
 import type { Tx } from "../platform/db.ts";
-import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
+import { defineService } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
-import { type PayloadOf, publish } from "../events/catalog.ts";
+import { type Event, EVENTS } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 
@@ -16,8 +17,8 @@ interface Line {
   quantity: number;
 }
 
-async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, items, deadlineAt } = event.payload as PayloadOf<"OrderCreated">;
+async function onOrderCreated(tx: Tx, event: Event<"OrderCreated">, log: Logger): Promise<void> {
+  const { orderId, items, deadlineAt } = event.payload;
   const [step] = await tx<{ status: string | null; expired: boolean }[]>`
     select (select status from inventory_reservations where order_id = ${orderId}) as status,
            coalesce(now() >= ${deadlineAt ?? null}::timestamptz, false) as expired`;
@@ -62,8 +63,12 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
   log.info("inventory reserved", { orderId });
 }
 
-async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId } = event.payload as PayloadOf<"OrderCancelled">;
+async function onOrderCancelled(
+  tx: Tx,
+  event: Event<"OrderCancelled">,
+  log: Logger,
+): Promise<void> {
+  const { orderId } = event.payload;
   const [r] = await tx<{ status: string; items: Line[] }[]>`
     select status, items from inventory_reservations where order_id = ${orderId}`;
   if (!r) {
@@ -89,13 +94,16 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
  * reservations. `no key update`:
  * stock changes, keys do not, so an order insert's foreign-key check (key share) never waits.
  */
-async function lockProducts(tx: Tx, events: DecodedEvent[]): Promise<void> {
+async function lockProducts(
+  tx: Tx,
+  events: Event<"OrderCreated" | "OrderCancelled">[],
+): Promise<void> {
   const ids = new Set<string>();
   const cancelled: string[] = [];
   for (const e of events) {
     if (e.type === "OrderCreated") {
-      for (const i of (e.payload as PayloadOf<"OrderCreated">).items) ids.add(i.productId);
-    } else cancelled.push((e.payload as PayloadOf<"OrderCancelled">).orderId);
+      for (const i of e.payload.items) ids.add(i.productId);
+    } else cancelled.push(e.payload.orderId);
   }
   if (cancelled.length > 0) {
     const held = await tx<{ status: string; items: Line[] }[]>`
@@ -110,12 +118,10 @@ async function lockProducts(tx: Tx, events: DecodedEvent[]): Promise<void> {
     select 1 from products where id = any(${[...ids]}::uuid[]) order by id for no key update`;
 }
 
-export const inventory: Service = {
+export const inventory = defineService(EVENTS, {
   group: "inventory",
   role: "shop_inventory",
   topics: [topicFor("order")],
-  ...eachEvent({
-    lock: lockProducts,
-    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
-  }),
-};
+  lock: lockProducts,
+  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+});

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { publish } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 
 export const NewProduct = z.strictObject({
   name: z.string().trim().min(1).max(200),

@@ -7,7 +7,7 @@
 import type { Kafka } from "../platform/kafka.ts";
 import type { Sql } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
-import { type DeadLetter, dlqKey, listDeadLetters, openDeadLetters } from "../dlq.ts";
+import { type DeadLetter, dlqKey, listDeadLetters, openDeadLetters } from "./dlq.ts";
 import type { Ends } from "../platform/lag.ts";
 
 export interface DeadLetterView {

@@ -12,7 +12,7 @@ import type { AppEnv } from "../platform/http/env.ts";
 import { HttpProblem, validationProblem } from "../platform/http/problem.ts";
 import { pathId } from "../platform/http/router.ts";
 import { systemTopics } from "../events/topics.ts";
-import { discardDeadLetters, dlqName, replayDeadLetters } from "../dlq.ts";
+import { discardDeadLetters, dlqName, replayDeadLetters } from "./dlq.ts";
 import type { OpsCollector } from "./snapshot.ts";
 import { orderTimeline } from "./timeline.ts";
 import { OPS_ASSETS } from "./assets.ts";

@@ -10,7 +10,7 @@ import { type Admin, type Kafka, kafkaClient } from "../platform/kafka.ts";
 import type { Logger } from "../platform/log.ts";
 import { AGGREGATE_TYPES, dlqTopicFor, topicFor } from "../events/topics.ts";
 import { connectorStatus } from "../../relay/register.ts";
-import { SERVICES } from "../worker.ts";
+import { SERVICES } from "../workers.ts";
 import {
   commitToConsumeP99,
   deadLettersByGroup,

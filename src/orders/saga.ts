@@ -8,10 +8,10 @@
  * participant undoes its own work on OrderCancelled like for any other cancellation.
  */
 import type { Sql, Tx } from "../platform/db.ts";
-import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
+import { defineService } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
-import { type FailureReason, publish, toOutbox } from "../events/catalog.ts";
-import { appendEvents } from "../platform/outbox.ts";
+import { type Event, EVENTS } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 import { childTraceparent } from "../platform/trace.ts";
 import { orderTimeouts } from "./metrics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
@@ -23,9 +23,19 @@ type Step = "inventory" | "coupon" | "payment";
 const requiredSteps = (hasCoupon: boolean): Step[] =>
   hasCoupon ? ["inventory", "coupon", "payment"] : ["inventory", "payment"];
 
+/** The participants' replies: each carries the order id, a failure also its reason. */
+type Reply =
+  | "InventoryReserved"
+  | "InventoryRejected"
+  | "CouponRedeemed"
+  | "CouponRedemptionRejected"
+  | "PaymentCompleted"
+  | "PaymentFailed";
+
 function reply(step: Step, ok: boolean) {
-  return async (tx: Tx, event: DecodedEvent, log: Logger): Promise<void> => {
-    const { orderId, reason } = event.payload as { orderId: string; reason?: FailureReason };
+  return async (tx: Tx, event: Event<Reply>, log: Logger): Promise<void> => {
+    const { orderId } = event.payload;
+    const reason = "reason" in event.payload ? event.payload.reason : undefined;
     const [order] = await tx<{ status: string; user_id: string; user_coupon_id: string | null }[]>`
       select status, user_id, user_coupon_id from orders where id = ${orderId}`;
     if (!order) throw new NotVisibleYet(`order ${orderId} not found`);
@@ -98,22 +108,18 @@ export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Pr
         array(select step from order_steps s where s.order_id = o.id and s.ok) as done`;
     if (overdue.length === 0) return 0;
     // One outbox insert; each cancellation continues its order's trace.
-    await appendEvents(
+    await publish(
       tx,
-      overdue.flatMap((o) =>
-        toOutbox(
-          [{
-            type: "OrderCancelled",
-            payload: {
-              orderId: o.id,
-              userId: o.user_id,
-              userCouponId: o.user_coupon_id,
-              reason: "TIMEOUT",
-            },
-          }],
-          o.traceparent ? childTraceparent(o.traceparent) : null,
-        )
-      ),
+      overdue.map((o) => ({
+        type: "OrderCancelled" as const,
+        payload: {
+          orderId: o.id,
+          userId: o.user_id,
+          userCouponId: o.user_coupon_id,
+          reason: "TIMEOUT" as const,
+        },
+        traceparent: o.traceparent ? childTraceparent(o.traceparent) : null,
+      })),
     );
     for (const o of overdue) {
       const missing = requiredSteps(o.user_coupon_id !== null).filter((s) => !o.done.includes(s));
@@ -128,30 +134,28 @@ export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Pr
  * Locks every order the run replies to, in one statement in id order: replies of one order
  * arrive on three topics at once, and this lock serialises them without deadlocks.
  */
-async function lockOrders(tx: Tx, events: DecodedEvent[]): Promise<void> {
-  const ids = [...new Set(events.map((e) => (e.payload as { orderId: string }).orderId))];
+async function lockOrders(tx: Tx, events: Event<Reply>[]): Promise<void> {
+  const ids = [...new Set(events.map((e) => e.payload.orderId))];
   await tx`select 1 from orders where id = any(${ids}::uuid[]) order by id for no key update`;
 }
 
-export const orderSaga: Service = {
+export const orderSaga = defineService(EVENTS, {
   group: "order-saga",
   role: "shop_order_saga",
   topics: [topicFor("inventory"), topicFor("coupon-redemption"), topicFor("payment")],
-  ...eachEvent({
-    lock: lockOrders,
-    handlers: {
-      InventoryReserved: reply("inventory", true),
-      InventoryRejected: reply("inventory", false),
-      CouponRedeemed: reply("coupon", true),
-      CouponRedemptionRejected: reply("coupon", false),
-      PaymentCompleted: reply("payment", true),
-      PaymentFailed: reply("payment", false),
-    },
-  }),
+  lock: lockOrders,
+  handlers: {
+    InventoryReserved: reply("inventory", true),
+    InventoryRejected: reply("inventory", false),
+    CouponRedeemed: reply("coupon", true),
+    CouponRedemptionRejected: reply("coupon", false),
+    PaymentCompleted: reply("payment", true),
+    PaymentFailed: reply("payment", false),
+  },
   // A tenth of the deadline (100 ms .. 1 s): an order is cancelled at most that late.
   jobs: (sql, cfg, log) => [{
     name: "order deadline sweep",
     everyMs: Math.min(1000, Math.max(100, Math.round(cfg.orderDeadlineMs / 10))),
     run: () => sweepOverdueOrders(sql, log),
   }],
-};
+});

@@ -3,10 +3,10 @@ import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { CancelReason, toOutbox } from "../events/catalog.ts";
+import { CancelReason } from "../events/catalog.ts";
+import { publishQuery } from "../events/publish.ts";
 import { currentPrices } from "../inventory/mod.ts";
 import { heldCouponDiscount } from "../coupons/mod.ts";
-import { outboxInsert } from "../platform/outbox.ts";
 import { priceOrder } from "./pricing.ts";
 
 export const NewOrder = z.strictObject({
@@ -94,13 +94,10 @@ export async function placeOrder(
   const amounts = priceOrder(lines, discount);
   const orderId = uuidv7();
   const deadlineAt = new Date(Date.now() + deadlineMs).toISOString();
-  const events = outboxInsert(
-    sql,
-    toOutbox([{
-      type: "OrderCreated",
-      payload: { orderId, userId, items: lines, userCouponId, ...amounts, deadlineAt },
-    }], trace),
-  );
+  const events = publishQuery(sql, [{
+    type: "OrderCreated",
+    payload: { orderId, userId, items: lines, userCouponId, ...amounts, deadlineAt },
+  }], trace);
   await sql`
     with o as (
       insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount,

@@ -16,75 +16,14 @@
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from "./kafka.ts";
 import { keyedProducer } from "./kafka.ts";
-import type { Sql, Tx } from "./db.ts";
+import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
-import type { Config } from "./config.ts";
-import type { RepeatedJob } from "./repeat.ts";
 import { type DecodedEvent, decodeRecord } from "./decode_record.ts";
 import { deadLetterOnce } from "./dead_letter.ts";
 import { backoffMs, classifyError } from "./errors.ts";
 import { consumerMetrics, relayLatency } from "./metrics.ts";
-import { childTraceparent, traceIdOf } from "./trace.ts";
-
-export type { DecodedEvent } from "./decode_record.ts";
-
-/**
- * Applies a run of claimed events, in offset order, inside the transaction that claimed them.
- * Before it changes anything it locks every row the run will change, one statement per table,
- * in key order (`... where id = any($ids) order by id for update`): two runs of different
- * partitions then wait for each other instead of deadlocking. Throw to roll the run back.
- */
-export type RunHandler = (tx: Tx, events: DecodedEvent[], log: Logger) => Promise<void>;
-
-/** Applies one event, after the run's lock step; see `eachEvent`. */
-export type EventHandler = (tx: Tx, event: DecodedEvent, log: Logger) => Promise<void>;
-
-export interface Service {
-  /** The consumer group, also the inbox's `consumer_group`. */
-  group: string;
-  /**
-   * The database role the service's worker logs in as: it can use only the service's own schema,
-   * insert into the outbox, and claim its own inbox rows.
-   */
-  role: string;
-  topics: string[];
-  /** Event types this service applies; any other type on its topics is skipped. */
-  types: readonly string[];
-  apply: RunHandler;
-  /**
-   * Periodic jobs of this service beside consumption (e.g. deadline sweeps), run by the worker.
-   * Each must be safe with several instances of the service running at once.
-   */
-  jobs?: (sql: Sql, cfg: Config, log: Logger) => RepeatedJob[];
-}
-
-/**
- * A run handler from a lock step (locks every row the run touches, once) and one handler per
- * event type, applied in offset order with the event's own log context.
- */
-export function eachEvent(spec: {
-  lock?: (tx: Tx, events: DecodedEvent[]) => Promise<void>;
-  handlers: Record<string, EventHandler>;
-}): Pick<Service, "types" | "apply"> {
-  return {
-    types: Object.keys(spec.handlers),
-    async apply(tx, events, log) {
-      await spec.lock?.(tx, events);
-      for (const e of events) {
-        await spec.handlers[e.type](tx, e, eventLog(log, e));
-      }
-    },
-  };
-}
-
-function eventLog(log: Logger, e: DecodedEvent): Logger {
-  return log.child({
-    eventId: e.id,
-    eventType: e.type,
-    key: e.key,
-    traceId: traceIdOf(e.traceparent),
-  });
-}
+import { childTraceparent } from "./trace.ts";
+import type { Service } from "./service.ts";
 
 export interface ConsumerOptions {
   sql: Sql;
@@ -202,7 +141,7 @@ async function applyRun(
   let skipped = 0; // counted once the run is done: a retried run decodes its records again
   let index = 0;
   for (const message of messages) {
-    const d = decodeRecord(topic, partition, message, handled);
+    const d = decodeRecord(topic, partition, message, service.catalog, handled);
     if (d.kind === "event") {
       // The handler's work is a child span of the producer's: follow-up events carry it on.
       events.push({ ...d.event, traceparent: childTraceparent(d.event.traceparent) });

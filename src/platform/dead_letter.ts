@@ -4,12 +4,16 @@
  * the offset last: a record redelivered after a crash between the produce and the offset commit
  * finds its stamped row and is not sent again. (Only a crash during the produce call itself can
  * leave an unstamped row; the record is then produced again and DLQ readers collapse copies by
- * their origin coordinates, see `src/dlq.ts`.)
+ * their origin coordinates, see `src/ops/dlq.ts`.)
  */
 import type { Buffer } from "node:buffer";
 import type { Sql } from "./db.ts";
 import type { KafkaMessage, Producer } from "./kafka.ts";
-import { dlqTopicFor } from "../events/topics.ts";
+
+/** The dead-letter topic of a topic: where this runtime sends what it cannot apply. */
+export function dlqTopicFor(topic: string): string {
+  return `${topic}.dlq`;
+}
 
 export interface DeadLetterInput {
   group: string;

@@ -1,18 +1,17 @@
 /**
  * Turns a Kafka record from the relay into a typed event, or says why it is poison. Pure, so the
- * rules are unit-tested: header `id` a UUID, header `eventType` a catalog type, header
- * `eventVersion` the catalog's version, and the value a JSON payload valid for that schema.
+ * rules are unit-tested: header `id` a UUID, header `eventType` a type of the catalog it is given,
+ * header `eventVersion` the catalog's version, and the value a JSON payload valid for that schema.
  */
 import type { KafkaMessage } from "./kafka.ts";
-import type { z } from "zod";
-import { EVENTS } from "../events/catalog.ts";
+import type { EventCatalog, PayloadOf, TypeOf } from "./event_catalog.ts";
 
-export interface DecodedEvent {
+export interface DecodedEvent<T extends string = string, P = unknown> {
   id: string;
-  type: string;
+  type: T;
   version: number;
   key: string;
-  payload: unknown;
+  payload: P;
   traceparent?: string;
   topic: string;
   partition: number;
@@ -20,6 +19,14 @@ export interface DecodedEvent {
   /** Record timestamp: the event's creation time (see the relay config). */
   timestamp: number;
 }
+
+/**
+ * A decoded event of catalog `C` whose type is one of `T`: a union over the types, so checking
+ * `event.type` narrows `event.payload` to that type's payload.
+ */
+export type EventOf<C extends EventCatalog, T extends TypeOf<C> = TypeOf<C>> = {
+  [K in T]: DecodedEvent<K, PayloadOf<C, K>>;
+}[T];
 
 export type Decoded =
   | { kind: "event"; event: DecodedEvent }
@@ -34,11 +41,15 @@ function header(message: KafkaMessage, name: string): string | undefined {
   return (Array.isArray(v) ? v[0] : v)?.toString();
 }
 
-/** Decodes `message`; types without a handler in `handled` are skipped, not poison. */
+/**
+ * Decodes `message` against `catalog`; types of the catalog without a handler in `handled` are
+ * skipped, not poison.
+ */
 export function decodeRecord(
   topic: string,
   partition: number,
   message: KafkaMessage,
+  catalog: EventCatalog,
   handled: Record<string, unknown>,
 ): Decoded {
   const id = header(message, "id");
@@ -47,7 +58,7 @@ export function decodeRecord(
     return { kind: "poison", reason: "header 'id' is missing or not a UUID" };
   }
   if (!type) return { kind: "poison", reason: "header 'eventType' is missing" };
-  const spec = (EVENTS as Record<string, { version: number; schema: z.ZodType }>)[type];
+  const spec = Object.hasOwn(catalog, type) ? catalog[type] : undefined;
   if (!spec) return { kind: "poison", reason: `unknown event type '${type}'` };
   if (!(type in handled)) return { kind: "skip", type };
   const version = Number(header(message, "eventVersion") ?? NaN);

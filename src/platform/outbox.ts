@@ -1,99 +1,17 @@
 /**
- * The outbox writer: the one function every write path uses to publish events. It inserts into
- * the caller's transaction, so the events commit or roll back with the business rows.
- *
- * Retention: rows stay after insert and a scheduled purge (`purgeOutbox`) deletes old ones. We
- * keep them, rather than insert-and-delete in one transaction, so a write path's events can be
- * inspected (tests, debugging, rebuilding a read model) for the retention window; the publication
- * streams inserts only, so the purge's deletes never reach Debezium. The purge deletes only rows
- * the relay has already streamed (see `purgeOutbox`), so a relay outage loses no event.
+ * Outbox retention. Events are written by `publish` (publish.ts) into the caller's transaction;
+ * rows stay after insert and a scheduled purge (`purgeOutbox`) deletes old ones. We keep them,
+ * rather than insert-and-delete in one transaction, so a write path's events can be inspected
+ * (tests, debugging, rebuilding a read model) for the retention window; the publication streams
+ * inserts only, so the purge's deletes never reach Debezium. The purge deletes only rows the
+ * relay has already streamed (see `purgeOutbox`), so a relay outage loses no event.
  */
-import type { Fragment, Sql, Tx } from "./db.ts";
+import type { Sql } from "./db.ts";
 import { type Logger, logger } from "./log.ts";
-import { uuidv7 } from "./uuidv7.ts";
-import { AGGREGATE_TYPE_PATTERN } from "../events/topics.ts";
-import connectorFile from "../../relay/connector.json" with { type: "json" };
-
-/** The relay's logical replication slot (`slot.name` in relay/connector.json). */
-export const RELAY_SLOT: string = connectorFile.config["slot.name"];
-
-export interface OutboxEvent {
-  /** Decides the topic (`shop.<aggregateType>`). */
-  aggregateType: string;
-  /** The Kafka record key: events of one aggregate stay in order. */
-  aggregateId: string;
-  /** Event type, e.g. `OrderCreated`; Kafka header `eventType`. */
-  type: string;
-  /** Event schema version. @default 1 */
-  version?: number;
-  /** The JSON payload, the Kafka record value. */
-  payload: unknown;
-  /** W3C traceparent to carry across the relay. */
-  traceparent?: string | null;
-}
-
-/**
- * The outbox insert of `events` as a query the caller may run alone or nest in a larger
- * statement (a data-modifying CTE that does a whole write in one round trip). `onlyIf`, a SQL
- * condition, makes the insert conditional (e.g. "the business row was inserted").
- * Returns the event ids (UUIDv7), in order.
- */
-export function outboxInsert(
-  sql: Tx | Sql,
-  events: OutboxEvent[],
-  onlyIf?: Fragment,
-): { ids: string[]; query: Fragment } {
-  for (const e of events) {
-    if (!AGGREGATE_TYPE_PATTERN.test(e.aggregateType)) {
-      throw new TypeError(
-        `Cannot append event '${e.type}' as 'aggregateType' must match ${AGGREGATE_TYPE_PATTERN}: current value is ${
-          JSON.stringify(e.aggregateType)
-        }`,
-      );
-    }
-    if (e.aggregateId.length === 0) {
-      throw new TypeError(`Cannot append event '${e.type}' as 'aggregateId' is empty`);
-    }
-  }
-  const ids = events.map(() => uuidv7());
-  const query = sql`
-    insert into outbox (id, aggregatetype, aggregateid, type, version, payload, traceparent)
-    select id, aggregatetype, aggregateid, type, version, payload::jsonb, traceparent
-    from unnest(
-      ${ids}::uuid[], ${events.map((e) => e.aggregateType)}::text[],
-      ${events.map((e) => e.aggregateId)}::text[], ${events.map((e) => e.type)}::text[],
-      ${events.map((e) => e.version ?? 1)}::smallint[],
-      ${events.map((e) => JSON.stringify(e.payload))}::text[],
-      ${events.map((e) => e.traceparent ?? null)}::text[]
-    ) as e(id, aggregatetype, aggregateid, type, version, payload, traceparent)
-    ${onlyIf ? sql`where ${onlyIf}` : sql``}`;
-  return { ids, query };
-}
-
-/**
- * Appends `events` to the outbox inside `tx` and returns their ids (UUIDv7), in order.
- * @example
- * await sql.begin(async (tx) => {
- *   await tx`insert into orders ...`;
- *   await appendEvents(tx, [{ aggregateType: "order", aggregateId: id, type: "OrderCreated", payload }]);
- * });
- */
-export async function appendEvents(tx: Tx | Sql, events: OutboxEvent[]): Promise<string[]> {
-  if (events.length === 0) return [];
-  const { ids, query } = outboxInsert(tx, events);
-  await query;
-  return ids;
-}
-
-/** Appends one event; see `appendEvents`. */
-export async function appendEvent(tx: Tx | Sql, event: OutboxEvent): Promise<string> {
-  const [id] = await appendEvents(tx, [event]);
-  return id;
-}
 
 export interface PurgeOutboxOptions {
-  /** The logical replication slot that must have streamed a row first. @default RELAY_SLOT */
-  slot?: string;
+  /** The logical replication slot that must have streamed a row first (the relay's). */
+  slot: string;
   /** Rows per delete statement. @default 5000 */
   batch?: number;
   /** Says why a purge was skipped. @default logger("retention") */
@@ -126,9 +44,9 @@ export interface PurgeOutboxOptions {
 export async function purgeOutbox(
   sql: Sql,
   olderThanMs: number,
-  opts: PurgeOutboxOptions = {},
+  opts: PurgeOutboxOptions,
 ): Promise<number> {
-  const { slot = RELAY_SLOT, batch = 5000, log = logger("retention") } = opts;
+  const { slot, batch = 5000, log = logger("retention") } = opts;
   const [s] = await sql<{ database: string | null; here: boolean; lost: boolean; held: boolean }[]>`
     select database, database is not distinct from current_database() as here,
            wal_status is not distinct from 'lost' as lost, catalog_xmin is not null as held

@@ -66,10 +66,13 @@ export const retentionJobs = {
     name: `inbox(${group})`,
     run: () => purgeInbox(sql, group, hours * HOUR),
   }),
-  /** `log` says why a round purged nothing (the relay's slot is missing or lost). */
-  outbox: (sql: Sql, hours: number, log?: Logger): RetentionJob => ({
+  /**
+   * Purges rows `slot` (the relay's replication slot) has streamed; `log` says why a round purged
+   * nothing (the slot is missing or lost).
+   */
+  outbox: (sql: Sql, hours: number, slot: string, log?: Logger): RetentionJob => ({
     name: "outbox",
-    run: () => purgeOutbox(sql, hours * HOUR, { log }),
+    run: () => purgeOutbox(sql, hours * HOUR, { slot, log }),
   }),
   idempotencyKeys: (sql: Sql, hours: number): RetentionJob => ({
     name: "idempotency_keys",

@@ -4,15 +4,15 @@
  * most once, and a cancellation seen first prevents the debit.
  */
 import type { Tx } from "../platform/db.ts";
-import { type DecodedEvent, eachEvent, type Service } from "../platform/consumer.ts";
+import { defineService } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
-import { type PayloadOf, publish } from "../events/catalog.ts";
+import { type Event, EVENTS } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 
-async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userId, paymentAmount: amount, deadlineAt } = event
-    .payload as PayloadOf<"OrderCreated">;
+async function onOrderCreated(tx: Tx, event: Event<"OrderCreated">, log: Logger): Promise<void> {
+  const { orderId, userId, paymentAmount: amount, deadlineAt } = event.payload;
   const [step] = await tx<{ status: string | null; expired: boolean }[]>`
     select (select status from payments where order_id = ${orderId}) as status,
            coalesce(now() >= ${deadlineAt ?? null}::timestamptz, false) as expired`;
@@ -56,8 +56,12 @@ async function onOrderCreated(tx: Tx, event: DecodedEvent, log: Logger): Promise
   log.info("payment completed", { orderId, amount });
 }
 
-async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promise<void> {
-  const { orderId, userId } = event.payload as PayloadOf<"OrderCancelled">;
+async function onOrderCancelled(
+  tx: Tx,
+  event: Event<"OrderCancelled">,
+  log: Logger,
+): Promise<void> {
+  const { orderId, userId } = event.payload;
   const [p] = await tx<{ status: string; amount: number }[]>`
     select status, amount from payments where order_id = ${orderId}`;
   if (!p) {
@@ -85,27 +89,26 @@ async function onOrderCancelled(tx: Tx, event: DecodedEvent, log: Logger): Promi
  * Locks what the run will change before any change, one statement per table in key order: the
  * payments its cancellations refund, then the wallet of every user in the run.
  */
-async function lockWallets(tx: Tx, events: DecodedEvent[]): Promise<void> {
-  const cancelled = events.filter((e) => e.type === "OrderCancelled").map((e) =>
-    (e.payload as PayloadOf<"OrderCancelled">).orderId
-  );
+async function lockWallets(
+  tx: Tx,
+  events: Event<"OrderCreated" | "OrderCancelled">[],
+): Promise<void> {
+  const cancelled = events.filter((e) => e.type === "OrderCancelled").map((e) => e.payload.orderId);
   if (cancelled.length > 0) {
     await tx`
       select 1 from payments where order_id = any(${cancelled}::uuid[]) order by order_id
       for no key update`;
   }
-  const users = [...new Set(events.map((e) => (e.payload as { userId: string }).userId))];
+  const users = [...new Set(events.map((e) => e.payload.userId))];
   await tx`
     select 1 from wallets where user_id = any(${users}::text[]) order by user_id
     for no key update`;
 }
 
-export const payment: Service = {
+export const payment = defineService(EVENTS, {
   group: "payment",
   role: "shop_payment",
   topics: [topicFor("order")],
-  ...eachEvent({
-    lock: lockWallets,
-    handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
-  }),
-};
+  lock: lockWallets,
+  handlers: { OrderCreated: onOrderCreated, OrderCancelled: onOrderCancelled },
+});

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Sql, Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
-import { publish } from "../events/catalog.ts";
+import { publish } from "../events/publish.ts";
 
 export const NewCharge = z.strictObject({
   amount: z.number().int().min(1).max(1_000_000_000),

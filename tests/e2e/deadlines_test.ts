@@ -14,7 +14,7 @@ import { type System, system } from "../helpers/system.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { kafkaClient } from "../../src/platform/kafka.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
+import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { ownWorkers } from "../helpers/e2e_env.ts";
 

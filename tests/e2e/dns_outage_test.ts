@@ -9,7 +9,7 @@ import { cfg, real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { assertInvariants } from "../helpers/invariants.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
-import { WORKERS } from "../../src/worker.ts";
+import { WORKERS } from "../../src/workers.ts";
 import { ownWorkers } from "../helpers/e2e_env.ts";
 
 const HOST = "shop-db-dns-test.internal";

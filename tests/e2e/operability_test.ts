@@ -7,7 +7,7 @@ import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
+import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
 import { cfg, real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { startApiProcess } from "../helpers/api_process.ts";

@@ -30,7 +30,7 @@ import { waitFor } from "../../src/platform/wait_for.ts";
 import { connectorStatus } from "../../relay/register.ts";
 import { type ApiProcess, startApiProcess } from "../helpers/api_process.ts";
 import { Workers } from "../helpers/workers.ts";
-import { WORKERS } from "../../src/worker.ts";
+import { WORKERS } from "../../src/workers.ts";
 import { type Fault, pause, report, runFaults } from "./harness.ts";
 
 setLogLevel("error");

@@ -9,10 +9,12 @@
 import assert from "node:assert/strict";
 import { components } from "../../stack/components.ts";
 import { connectorStatus } from "../../relay/register.ts";
-import { appendEvent, purgeOutbox, RELAY_SLOT } from "../../src/platform/outbox.ts";
+import { purgeOutbox } from "../../src/platform/outbox.ts";
+import { RELAY_SLOT } from "../../relay/slot.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { cfg, collect, createTopics, db, real, unique } from "../helpers/stack.ts";
+import { adHocPublisher } from "../helpers/ad_hoc_events.ts";
 
 const HOUR = 3600_000;
 const EVENTS = 50;
@@ -38,17 +40,15 @@ Deno.test(
         return s && !s.active;
       }, { timeoutMs: 30_000, what: `slot ${RELAY_SLOT} to be inactive` });
 
+      const { publish } = adHocPublisher(
+        aggregateType,
+        { DuringOutage: 1 },
+        (p) => `agg-${Number(p.i) % 5}`,
+      );
       const ids: string[] = [];
       for (let i = 0; i < EVENTS; i++) {
         ids.push(
-          await sql.begin((tx) =>
-            appendEvent(tx, {
-              aggregateType,
-              aggregateId: `agg-${i % 5}`,
-              type: "DuringOutage",
-              payload: { i },
-            })
-          ),
+          ...await sql.begin((tx) => publish(tx, [{ type: "DuringOutage", payload: { i } }])),
         );
       }
       const pastRetention = retentionMs / 1000 + 3600;
@@ -56,7 +56,7 @@ Deno.test(
                 where id = any(${ids}::uuid[])`;
 
       // The production rule, the relay's slot and the configured retention.
-      await purgeOutbox(sql, retentionMs);
+      await purgeOutbox(sql, retentionMs, { slot: RELAY_SLOT });
       assert.equal(await mine(ids), EVENTS, "no unstreamed row purged");
 
       await connect.start();
@@ -77,7 +77,7 @@ Deno.test(
       // Streamed and confirmed: the slot's catalog_xmin passes them within a few
       // running-transactions records (about 15 s apart), and the purge deletes them.
       await waitFor(async () => {
-        await purgeOutbox(sql, retentionMs);
+        await purgeOutbox(sql, retentionMs, { slot: RELAY_SLOT });
         return (await mine(ids)) === 0;
       }, { timeoutMs: 120_000, intervalMs: 1000, what: "the purge to delete the relayed rows" });
     } finally {

@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { components } from "../../stack/components.ts";
 import { connectorStatus } from "../../relay/register.ts";
-import { appendEvent } from "../../src/platform/outbox.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { cfg, collect, createTopics, db, real, unique } from "../helpers/stack.ts";
+import { adHocPublisher } from "../helpers/ad_hoc_events.ts";
 
 Deno.test(
   "relay: 100 events committed while Kafka Connect is down all arrive after it restarts",
@@ -23,17 +23,15 @@ Deno.test(
       await connect.stop({ kill: true });
       assert.equal(await connect.pid(), undefined, "Connect is down");
 
+      const { publish } = adHocPublisher(
+        aggregateType,
+        { DuringOutage: 1 },
+        (p) => `agg-${Number(p.i) % 7}`,
+      );
       const ids: string[] = [];
       for (let i = 0; i < 100; i++) {
         ids.push(
-          await sql.begin((tx) =>
-            appendEvent(tx, {
-              aggregateType,
-              aggregateId: `agg-${i % 7}`,
-              type: "DuringOutage",
-              payload: { i },
-            })
-          ),
+          ...await sql.begin((tx) => publish(tx, [{ type: "DuringOutage", payload: { i } }])),
         );
       }
 

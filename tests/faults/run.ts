@@ -35,8 +35,8 @@ import {
 import { issueToken } from "../../src/platform/http/auth.ts";
 import { JWT_SECRET } from "../helpers/api.ts";
 import { tcpProxy } from "../helpers/tcp_proxy.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
-import { WORKERS } from "../../src/worker.ts";
+import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
+import { WORKERS } from "../../src/workers.ts";
 
 setLogLevel("error");
 const cfg = parseConfig(Deno.env.toObject());

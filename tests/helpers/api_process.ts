@@ -11,7 +11,7 @@ export interface ApiProcess {
   stop(opts?: { kill?: boolean }): Promise<void>;
 }
 
-/** Starts `src/api.ts`; `env` adds to or overrides its environment (e.g. DATABASE_URL). */
+/** Starts `src/main/api.ts`; `env` adds to or overrides its environment (e.g. DATABASE_URL). */
 export async function startApiProcess(
   opts: { env?: Record<string, string> } = {},
 ): Promise<ApiProcess> {
@@ -21,7 +21,7 @@ export async function startApiProcess(
   const logPath = `${LOG_DIR}/test-api.log`;
   const log = await Deno.open(logPath, { create: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../src/api.ts", import.meta.url).pathname],
+    args: ["run", "-A", new URL("../../src/main/api.ts", import.meta.url).pathname],
     env: { PORT: String(port), AUTH_JWT_SECRET: JWT_SECRET, ...opts.env },
     stdout: "piped",
     stderr: "piped",

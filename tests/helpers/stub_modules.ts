@@ -14,7 +14,7 @@ const ROOT = new URL("../../", import.meta.url);
 const CLOSED = "127.0.0.1:1";
 
 export interface Stub {
-  /** The real module, relative to the repository root: `src/topics.ts`. */
+  /** The real module, relative to the repository root: `src/system_topics.ts`. */
   module: string;
   /**
    * TypeScript appended to the stub after the re-export: the replacing exports. It may use

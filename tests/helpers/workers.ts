@@ -1,14 +1,14 @@
 /**
- * Runs the real worker processes (`src/worker.ts <name>`) for end-to-end tests, with their logs
+ * Runs the real worker processes (`src/main/worker.ts <name>`) for end-to-end tests, with their logs
  * in .stack/logs/test-<name>.log (instance 2 and later: test-<name>-<n>.log), and lets a test
  * kill or restart one. `replicas` instances of each consumer group run at once when asked; they
  * join the same group, so Kafka spreads its partitions across them.
  */
 import { LOG_DIR } from "../../stack/components.ts";
-import { WORKERS } from "../../src/worker.ts";
+import { WORKERS } from "../../src/workers.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 
-const WORKER_TS = new URL("../../src/worker.ts", import.meta.url).pathname;
+const WORKER_TS = new URL("../../src/main/worker.ts", import.meta.url).pathname;
 
 interface Running {
   child: Deno.ChildProcess;

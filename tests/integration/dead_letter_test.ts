@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { deadLetterOnce } from "../../src/platform/dead_letter.ts";
 import { kafkaClient, type KafkaMessage, keyedProducer } from "../../src/platform/kafka.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/dlq.ts";
+import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
 import { dlqTopicFor } from "../../src/events/topics.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
 import { cfg, collect, createTopics, db, real, unique } from "../helpers/stack.ts";

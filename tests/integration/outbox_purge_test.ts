@@ -5,12 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { readConnectorFile } from "../../relay/register.ts";
-import { appendEvents, purgeOutbox, RELAY_SLOT } from "../../src/platform/outbox.ts";
+import { purgeOutbox } from "../../src/platform/outbox.ts";
+import { RELAY_SLOT } from "../../relay/slot.ts";
 import type { Logger } from "../../src/platform/log.ts";
 import type { Sql } from "../../src/platform/db.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { createTopics, db, real, unique } from "../helpers/stack.ts";
+import { adHocPublisher } from "../helpers/ad_hoc_events.ts";
 
 // No worker consumes it; the relay streams these rows to shop.test like any other.
 const AGGREGATE_TYPE = "test";
@@ -20,16 +22,9 @@ const AGE = "20 years";
 const RETENTION_MS = 10 * 365 * 24 * 3600_000;
 
 async function insertAged(sql: Sql, aggregateId: string, n: number): Promise<string[]> {
+  const { publish } = adHocPublisher(AGGREGATE_TYPE, { PurgeProbe: 1 }, () => aggregateId);
   const ids = await sql.begin((tx) =>
-    appendEvents(
-      tx,
-      Array.from({ length: n }, (_, i) => ({
-        aggregateType: AGGREGATE_TYPE,
-        aggregateId,
-        type: "PurgeProbe",
-        payload: { i },
-      })),
-    )
+    publish(tx, Array.from({ length: n }, (_, i) => ({ type: "PurgeProbe", payload: { i } })))
   );
   await sql`update outbox set created_at = created_at - ${AGE}::interval
             where id = any(${ids}::uuid[])`;
@@ -40,7 +35,7 @@ async function left(sql: Sql, ids: string[]): Promise<number> {
   return (await sql`select 1 from outbox where id = any(${ids}::uuid[])`).length;
 }
 
-Deno.test("outbox purge: the default slot is the relay's", async () => {
+Deno.test("outbox purge: RELAY_SLOT is the connector's slot.name", async () => {
   assert.equal(RELAY_SLOT, (await readConnectorFile()).config["slot.name"]);
 });
 

@@ -3,11 +3,13 @@
  * Each test writes under its own aggregate type, so it has its own topic.
  */
 import assert from "node:assert/strict";
-import { appendEvent, purgeOutbox } from "../../src/platform/outbox.ts";
+import { purgeOutbox } from "../../src/platform/outbox.ts";
+import { RELAY_SLOT } from "../../relay/slot.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { uuidv7Time } from "../../src/platform/uuidv7.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { collect, createTopics, db, real, unique } from "../helpers/stack.ts";
+import { adHocPublisher } from "../helpers/ad_hoc_events.ts";
 
 Deno.test(
   "relay: a committed event arrives routed, keyed, with headers and its exact payload; a rolled-back one never does",
@@ -25,34 +27,30 @@ Deno.test(
       nested: { empty: [], nil: null, big: 9007199254740991, flag: true },
     };
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const { publish } = adHocPublisher(
+      aggregateType,
+      { TestHappened: 2, TestRolledBack: 1, TestAfter: 1 },
+      () => aggregateId,
+    );
     try {
-      const committedId = await sql.begin((tx) =>
-        appendEvent(tx, {
-          aggregateType,
-          aggregateId,
-          type: "TestHappened",
-          version: 2,
-          payload,
-          traceparent,
-        })
+      const [committedId] = await sql.begin((tx) =>
+        publish(tx, [{ type: "TestHappened", payload }], traceparent)
       );
       let rolledBackId = "";
       await assert.rejects(
         sql.begin(async (tx) => {
-          rolledBackId = await appendEvent(tx, {
-            aggregateType,
-            aggregateId,
+          [rolledBackId] = await publish(tx, [{
             type: "TestRolledBack",
             payload: { never: true },
-          });
+          }]);
           throw new Error("roll back");
         }),
         /roll back/,
       );
       // Same key, so same partition, after the rolled-back one: once it arrives, anything the
       // rolled-back transaction could have produced would already be there.
-      const afterId = await sql.begin((tx) =>
-        appendEvent(tx, { aggregateType, aggregateId, type: "TestAfter", payload: { n: 3 } })
+      const [afterId] = await sql.begin((tx) =>
+        publish(tx, [{ type: "TestAfter", payload: { n: 3 } }])
       );
 
       const records = await collect(topic, (rs) => rs.some((r) => r.headers.id === afterId));
@@ -98,16 +96,17 @@ Deno.test(
       assert.deepEqual(tables.map((t) => t.tablename), ["outbox"]);
 
       const aggregateId = crypto.randomUUID();
-      const first = await appendEvent(sql, { aggregateType, aggregateId, type: "A", payload: {} });
+      const { publish } = adHocPublisher(aggregateType, { A: 1, B: 1 }, () => aggregateId);
+      const [first] = await publish(sql, [{ type: "A", payload: {} }]);
       await collect(topic, (rs) => rs.some((r) => r.headers.id === first));
       // Age the row instead of waiting: purge only this test's row by its age.
       await sql`update outbox set created_at = created_at - interval '1 day' where id = ${first}`;
       // Streamed, so purgeable once the slot's catalog_xmin passes it (15-30 s behind).
       await waitFor(async () => {
-        await purgeOutbox(sql, 12 * 3600_000);
+        await purgeOutbox(sql, 12 * 3600_000, { slot: RELAY_SLOT });
         return (await sql`select 1 from outbox where id = ${first}`).length === 0;
       }, { timeoutMs: 120_000, intervalMs: 500, what: "the purge to delete the relayed row" });
-      const second = await appendEvent(sql, { aggregateType, aggregateId, type: "B", payload: {} });
+      const [second] = await publish(sql, [{ type: "B", payload: {} }]);
       const records = await collect(topic, (rs) => rs.some((r) => r.headers.id === second));
       assert.deepEqual(records.map((r) => r.headers.id), [first, second]);
     } finally {

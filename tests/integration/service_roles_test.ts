@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { connect, databaseUrlAs, type Sql } from "../../src/platform/db.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
 import { API_ROLE, OPS_ROLE } from "../../src/app.ts";
-import { SERVICES } from "../../src/worker.ts";
+import { SERVICES } from "../../src/workers.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { cfg, db, real } from "../helpers/stack.ts";
 import { Workers } from "../helpers/workers.ts";

@@ -99,7 +99,7 @@ Deno.test("compose: workers run the architecture's groups, after either profile'
  */
 const STEPS = [
   { module: "src/platform/migrations.ts", fn: "migrate", result: "{ applied: [] }" },
-  { module: "src/topics.ts", fn: "createSystemTopics", result: "undefined" },
+  { module: "src/system_topics.ts", fn: "createSystemTopics", result: "undefined" },
   { module: "relay/register.ts", fn: "registerConnector", result: "undefined" },
 ];
 

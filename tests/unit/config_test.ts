@@ -67,7 +67,7 @@ Deno.test("config: secrets and URL passwords never appear in the message", () =>
 
 Deno.test("config: a process with a bad value exits non-zero with the named message", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../src/migrate.ts", import.meta.url).pathname],
+    args: ["run", "-A", new URL("../../src/main/migrate.ts", import.meta.url).pathname],
     env: { TOPIC_PARTITIONS: "many", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

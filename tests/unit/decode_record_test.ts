@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { decodeRecord } from "../../src/platform/decode_record.ts";
 import { backoffMs } from "../../src/platform/errors.ts";
 import type { KafkaMessage } from "../../src/platform/kafka.ts";
+import { EVENTS } from "../../src/events/catalog.ts";
 
 const ID = "01938f4a-7b7c-7def-8a12-3456789abcde";
 const COUPON = "01938f4a-7b7c-7def-8a12-000000000001";
@@ -26,6 +27,7 @@ Deno.test("decode: a valid record becomes a typed event", () => {
     "shop.coupon-issue",
     3,
     msg({ ...good, traceparent: "00-a-b-01" }, JSON.stringify(payload)),
+    EVENTS,
     handled,
   );
   assert.equal(d.kind, "event");
@@ -45,7 +47,13 @@ Deno.test("decode: a valid record becomes a typed event", () => {
 });
 
 Deno.test("decode: types this service does not handle are skipped, not poison", () => {
-  const d = decodeRecord("t", 0, msg({ ...good, eventType: "CouponIssued" }, "{}"), handled);
+  const d = decodeRecord(
+    "t",
+    0,
+    msg({ ...good, eventType: "CouponIssued" }, "{}"),
+    EVENTS,
+    handled,
+  );
   assert.deepEqual(d, { kind: "skip", type: "CouponIssued" });
 });
 
@@ -65,7 +73,7 @@ Deno.test("decode: poison records and why", () => {
     [good, JSON.stringify({ ...payload, couponId: "x" }), /does not match CouponIssueRequested v1/],
   ];
   for (const [headers, value, why] of cases) {
-    const d = decodeRecord("t", 0, msg(headers, value), handled);
+    const d = decodeRecord("t", 0, msg(headers, value), EVENTS, handled);
     assert.equal(d.kind, "poison", JSON.stringify(headers));
     if (d.kind === "poison") assert.match(d.reason, why);
   }

@@ -1,4 +1,7 @@
 /**
+ * Dead letters: list, replay, discard; used by the ops console and by `deno task dlq`
+ * (src/main/dlq.ts).
+ *
  * `deno task dlq list <topic>` shows the dead letters of a topic with their error headers;
  * `deno task dlq replay <topic> [--id <event id> ...]` sends them back to their origin topic with
  * their original key, value, headers and event id. The consumers' inbox makes a replay of an
@@ -7,11 +10,10 @@
  * those again. A discard (`dead_letter_discards`, from the ops console) parks a dead letter for
  * good: it leaves the list of open dead letters and is never replayed by "all".
  */
-import { config } from "./platform/config.ts";
-import { connect, type Sql } from "./platform/db.ts";
-import { type Kafka, kafkaClient, keyedProducer } from "./platform/kafka.ts";
-import { readTopic, type TopicRecord } from "./platform/read_topic.ts";
-import { dlqTopicFor } from "./events/topics.ts";
+import type { Sql } from "../platform/db.ts";
+import { type Kafka, keyedProducer } from "../platform/kafka.ts";
+import { readTopic, type TopicRecord } from "../platform/read_topic.ts";
+import { dlqTopicFor } from "../events/topics.ts";
 
 export interface DeadLetter {
   dlqPartition: number;
@@ -154,46 +156,4 @@ export async function replayDeadLetters(
     await producer.disconnect();
   }
   return chosen;
-}
-
-if (import.meta.main) {
-  const [cmd, topic, ...rest] = Deno.args;
-  const ids = rest.flatMap((a, i) => (rest[i - 1] === "--id" ? [a] : []));
-  if (
-    !["list", "replay"].includes(cmd) || !topic ||
-    rest.some((a, i) => a !== "--id" && rest[i - 1] !== "--id")
-  ) {
-    console.error(
-      "usage: deno task dlq list <topic> | deno task dlq replay <topic> [--id <event id> ...]",
-    );
-    Deno.exit(64);
-  }
-  const cfg = config();
-  const kafka = kafkaClient(cfg.kafkaBrokers, "dlq-cli");
-  if (cmd === "list") {
-    const letters = await listDeadLetters(kafka, topic);
-    for (const d of letters) {
-      console.log(JSON.stringify({
-        dlq: `${dlqName(topic)}/${d.dlqPartition}@${d.dlqOffset}`,
-        id: d.id,
-        eventType: d.eventType,
-        origin: `${d.origin.topic}/${d.origin.partition}@${d.origin.offset}`,
-        group: d.group,
-        error: `${d.errorClass}: ${d.errorMessage}`,
-        at: d.at,
-      }));
-    }
-    console.error(`${letters.length} dead letter(s) on ${dlqName(topic)}`);
-  } else {
-    const sql = connect(cfg.databaseUrl, { max: 1, applicationName: "dlq-cli" });
-    try {
-      const replayed = await replayDeadLetters(kafka, sql, topic, ids);
-      for (const d of replayed) {
-        console.log(`replayed ${d.id} (${d.eventType}) to ${d.origin.topic}`);
-      }
-      console.error(`${replayed.length} dead letter(s) replayed`);
-    } finally {
-      await sql.end();
-    }
-  }
 }

@@ -9,11 +9,11 @@
  * spreads each group's partitions across its instances.
  */
 import { parseArgs } from "node:util";
-import { components, profileOrder, STACK_DIR } from "../stack/components.ts";
-import { commandProfile, down, up } from "../stack/cli.ts";
-import { setup } from "./setup.ts";
-import { WORKER_PORTS, WORKERS } from "./worker.ts";
-import { issueToken } from "./platform/http/auth.ts";
+import { components, profileOrder, STACK_DIR } from "../../stack/components.ts";
+import { commandProfile, down, up } from "../../stack/cli.ts";
+import { setup } from "../system_setup.ts";
+import { WORKER_PORTS, WORKERS } from "../workers.ts";
+import { issueToken } from "../platform/http/auth.ts";
 
 interface Child {
   name: string;
@@ -42,11 +42,11 @@ const opsPort = (w: string, i: number) => WORKER_PORTS[w] + 100 * i;
 
 /** The processes of the system; each is also runnable alone (`deno task api`, `worker <name>`). */
 const CHILDREN: Child[] = [
-  { name: "api", args: ["run", "-A", "src/api.ts"] },
+  { name: "api", args: ["run", "-A", new URL("./api.ts", import.meta.url).pathname] },
   ...WORKERS.flatMap((w) =>
     Array.from({ length: replicas }, (_, i) => ({
       name: replicas > 1 ? `${w}#${i + 1}` : w,
-      args: ["run", "-A", "src/worker.ts", w],
+      args: ["run", "-A", new URL("./worker.ts", import.meta.url).pathname, w],
       env: { WORKER_PORT: String(opsPort(w, i)) },
     }))
   ),

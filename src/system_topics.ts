@@ -1,7 +1,10 @@
-/** `deno task topics`: creates every system topic and its DLQ (idempotent). */
+/**
+ * Creates every system topic and its DLQ (idempotent); run by `deno task topics`
+ * (src/main/topics.ts) and by setup.
+ */
 import { config } from "./platform/config.ts";
 import { ensureTopics, kafkaClient } from "./platform/kafka.ts";
-import { logger, setLogLevel } from "./platform/log.ts";
+import { logger } from "./platform/log.ts";
 import { systemTopics } from "./events/topics.ts";
 
 /** Creates the system topics with the configured partitions and replication factor. */
@@ -22,9 +25,4 @@ export async function createSystemTopics(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-if (import.meta.main) {
-  setLogLevel(config().logLevel);
-  await createSystemTopics();
 }

@@ -1,7 +1,7 @@
 /** `deno task token <sub> [--admin]`: prints a 24-hour token signed with AUTH_JWT_SECRET. */
-import { issueToken } from "./platform/http/auth.ts";
-import { config } from "./platform/config.ts";
-import { STACK_DIR } from "../stack/components.ts";
+import { issueToken } from "../platform/http/auth.ts";
+import { config } from "../platform/config.ts";
+import { STACK_DIR } from "../../stack/components.ts";
 
 const [sub, ...flags] = Deno.args;
 if (!sub || flags.some((f) => f !== "--admin")) {

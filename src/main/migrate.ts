@@ -1,8 +1,8 @@
 /** `deno task migrate`: applies pending migrations to DATABASE_URL. */
-import { config } from "./platform/config.ts";
-import { connect } from "./platform/db.ts";
-import { logger, setLogLevel } from "./platform/log.ts";
-import { migrate, MigrationError } from "./platform/migrations.ts";
+import { config } from "../platform/config.ts";
+import { connect } from "../platform/db.ts";
+import { logger, setLogLevel } from "../platform/log.ts";
+import { migrate, MigrationError } from "../platform/migrations.ts";
 
 const cfg = config();
 setLogLevel(cfg.logLevel);

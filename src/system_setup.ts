@@ -1,18 +1,19 @@
 /**
- * `deno task setup`: everything between "the stack is up" and "the system may run", in order:
- * migrate (creates the outbox and its publication), create topics, register the relay and wait
- * for its slot to be active. Writes made before the slot exists would never be relayed, so the
- * API and workers start only after this.
+ * `setup()`, run by `deno task setup` (src/main/setup.ts) and `deno task dev`: everything between
+ * "the stack is up" and "the system may run", in order: migrate (creates the outbox and its
+ * publication and the roles), set the service roles' password if given, create topics, register
+ * the relay and wait for its slot to be active. Writes made before the slot exists would never be
+ * relayed, so the API and workers start only after this.
  */
 import { registerConnector } from "../relay/register.ts";
 import { config } from "./platform/config.ts";
 import { connect } from "./platform/db.ts";
-import { logger, setLogLevel } from "./platform/log.ts";
+import { logger } from "./platform/log.ts";
 import { migrate } from "./platform/migrations.ts";
 import { setRolePassword } from "./platform/role_password.ts";
-import { createSystemTopics } from "./topics.ts";
+import { createSystemTopics } from "./system_topics.ts";
 import { API_ROLE, OPS_ROLE } from "./app.ts";
-import { SERVICES } from "./worker.ts";
+import { SERVICES } from "./workers.ts";
 
 /** Every role a service process logs in as (migrations/0010_service_roles.sql). */
 const SERVICE_ROLES = [API_ROLE, OPS_ROLE, ...Object.values(SERVICES).map((s) => s.role)];
@@ -40,14 +41,4 @@ export async function setup(): Promise<void> {
   }
   await createSystemTopics();
   await registerConnector(cfg);
-}
-
-if (import.meta.main) {
-  setLogLevel(config().logLevel);
-  try {
-    await setup();
-  } catch (err) {
-    logger("setup").error("setup failed", { error: err });
-    Deno.exitCode = 1;
-  }
 }

@@ -1,11 +1,12 @@
 /** The API process: `deno task api`. Needs AUTH_JWT_SECRET. */
-import { API_ROLE, createApp, OPS_ROLE, registerApiGauges } from "./app.ts";
-import { apiReadiness } from "./readiness.ts";
-import { config } from "./platform/config.ts";
-import { connect, databaseUrlAs } from "./platform/db.ts";
-import { logger, setLogLevel } from "./platform/log.ts";
-import { refreshDbGauges } from "./platform/metrics.ts";
-import { retentionJobs, scheduleRetention } from "./platform/retention.ts";
+import { API_ROLE, createApp, OPS_ROLE, registerApiGauges } from "../app.ts";
+import { apiReadiness } from "../readiness.ts";
+import { config } from "../platform/config.ts";
+import { connect, databaseUrlAs } from "../platform/db.ts";
+import { logger, setLogLevel } from "../platform/log.ts";
+import { refreshDbGauges } from "../platform/metrics.ts";
+import { retentionJobs, scheduleRetention } from "../platform/retention.ts";
+import { RELAY_SLOT } from "../../relay/slot.ts";
 
 const cfg = config();
 setLogLevel(cfg.logLevel);
@@ -46,7 +47,7 @@ const server = Deno.serve({
 }, app.fetch);
 
 const stopRetention = scheduleRetention([
-  retentionJobs.outbox(sql, cfg.outboxRetentionHours),
+  retentionJobs.outbox(sql, cfg.outboxRetentionHours, RELAY_SLOT),
   retentionJobs.idempotencyKeys(sql, cfg.outboxRetentionHours),
 ], log);
 
