@@ -68,7 +68,9 @@ export async function purgeOutbox(
   let total = 0;
   for (;;) {
     // Each statement reads the slot again: if it is dropped or invalidated meanwhile, the
-    // comparison is null and deletes nothing.
+    // comparison is null and deletes nothing. No `for update skip locked`: it needs UPDATE on the
+    // outbox, which the API's role does not get; two instances purging at once only wait on
+    // each other's deleted rows and skip them.
     const rows = await sql`
       delete from outbox where id in (
         select o.id from outbox o
@@ -78,7 +80,6 @@ export async function purgeOutbox(
             where r.slot_name = ${slot} and r.database = current_database()
               and r.wal_status is distinct from 'lost')
         order by o.created_at limit ${batch}
-        for update skip locked
       ) returning 1`;
     total += rows.length;
     if (rows.length < batch) return total;
