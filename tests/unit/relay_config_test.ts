@@ -9,7 +9,7 @@ Deno.test("relay config: the settings the outbox relies on", async () => {
   const { config: c } = await readConnectorFile();
   assert.equal(c["plugin.name"], "pgoutput");
   assert.equal(c["publication.autocreate.mode"], "filtered");
-  assert.equal(c["table.include.list"], "public.outbox");
+  assert.equal(c["table.include.list"], "platform.outbox");
   assert.equal(c["snapshot.mode"], "no_data");
   assert.ok(c["slot.name"]);
   assert.ok(Number(c["heartbeat.interval.ms"]) > 0 && c["heartbeat.action.query"]);
