@@ -1,13 +1,12 @@
 /**
- * The HTTP API: mounts each domain's route group behind bearer auth, plus health, metrics and
- * the generated OpenAPI document. Every write is one Postgres transaction with its outbox rows;
- * the API never talks to Kafka.
+ * The HTTP API: mounts each service's route group (each behind its own bearer auth), plus health,
+ * metrics and the generated OpenAPI document. Every write is one Postgres transaction with its
+ * outbox rows; the API never talks to Kafka.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Sql } from "./platform/db.ts";
 import type { Logger } from "./platform/log.ts";
-import { auth } from "./platform/http/auth.ts";
 import type { AppEnv } from "./platform/http/env.ts";
 import { notFound, onError, problemResponse } from "./platform/http/problem.ts";
 import { requestContext } from "./platform/http/request_context.ts";
@@ -26,19 +25,6 @@ import { config } from "./platform/config.ts";
 
 /** Request bodies above this are refused (413) before they are parsed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
-
-const PROTECTED = [
-  "/products",
-  "/products/*",
-  "/coupons",
-  "/coupons/*",
-  "/coupon-requests/*",
-  "/users/*",
-  "/wallet",
-  "/wallet/*",
-  "/orders",
-  "/orders/*",
-];
 
 /** The database roles of the API's routes and of its ops console (migrations/0010). */
 export const API_ROLE = "shop_api";
@@ -110,11 +96,14 @@ export function createApp(
     return c.body(body, 200, { "content-type": contentType });
   });
 
-  for (const path of PROTECTED) app.use(path, auth(jwtSecret));
-  app.route("/", productRoutes(sql));
-  app.route("/", couponRoutes(sql));
-  app.route("/", walletRoutes(sql));
-  app.route("/", orderRoutes(sql, orderDeadlineMs));
+  // Each service's group applies the auth middleware itself to everything under its path
+  // prefixes (never at the root), so a route added to a group cannot be public by mistake. Only
+  // what this file registers directly is public: health, metrics, the document, the docs, and
+  // the ops console, which checks its own admin token (tests/unit/route_auth_test.ts).
+  app.route("/", productRoutes(sql, jwtSecret));
+  app.route("/", couponRoutes(sql, jwtSecret));
+  app.route("/", walletRoutes(sql, jwtSecret));
+  app.route("/", orderRoutes(sql, jwtSecret, orderDeadlineMs));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -1,10 +1,21 @@
-/** Coupon routes: definitions (admin), FCFS issue requests, request status, my coupons. */
+/**
+ * Coupon routes, every one behind a bearer token: definitions (admin) and FCFS issue requests
+ * under /coupons, request status under /coupon-requests, my coupons under /users.
+ */
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Sql } from "../platform/db.ts";
 import { requireAdmin } from "../platform/http/auth.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { json, jsonBody, pathId, problems, requireJson, router } from "../platform/http/router.ts";
+import {
+  json,
+  jsonBody,
+  pathId,
+  problems,
+  protectedRouter,
+  requireJson,
+  router,
+} from "../platform/http/router.ts";
 import {
   Coupon,
   CouponRequest,
@@ -20,13 +31,17 @@ import {
 const security = [{ bearer: [] }];
 const IdParam = z.object({ id: z.string() });
 
-export function couponRoutes(sql: Sql) {
-  const app = router();
+export function couponRoutes(sql: Sql, jwtSecret: string) {
+  // One protected sub-app per path prefix the service owns: each is mounted under its prefix,
+  // so its auth never meets a request outside it.
+  const coupons = protectedRouter(jwtSecret);
+  const requests = protectedRouter(jwtSecret);
+  const users = protectedRouter(jwtSecret);
 
-  app.openapi(
+  coupons.openapi(
     createRoute({
       method: "post",
-      path: "/coupons",
+      path: "/",
       operationId: "createCoupon",
       tags: ["coupons"],
       summary: "Create a coupon (admin)",
@@ -42,10 +57,10 @@ export function couponRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  coupons.openapi(
     createRoute({
       method: "get",
-      path: "/coupons/{id}",
+      path: "/{id}",
       operationId: "getCoupon",
       tags: ["coupons"],
       summary: "A coupon with its issued quantity",
@@ -60,10 +75,10 @@ export function couponRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  coupons.openapi(
     createRoute({
       method: "post",
-      path: "/coupons/{id}/issue-requests",
+      path: "/{id}/issue-requests",
       operationId: "requestCouponIssue",
       tags: ["coupons"],
       summary: "Ask for an FCFS coupon; the outcome arrives asynchronously",
@@ -87,10 +102,10 @@ export function couponRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  requests.openapi(
     createRoute({
       method: "get",
-      path: "/coupon-requests/{id}",
+      path: "/{id}",
       operationId: "getCouponRequest",
       tags: ["coupons"],
       summary: "The status of one of my coupon requests",
@@ -106,10 +121,10 @@ export function couponRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  users.openapi(
     createRoute({
       method: "get",
-      path: "/users/me/coupons",
+      path: "/me/coupons",
       operationId: "listMyCoupons",
       tags: ["coupons"],
       summary: "The coupons I hold",
@@ -122,5 +137,8 @@ export function couponRoutes(sql: Sql) {
     async (c) => c.json({ items: await listUserCoupons(sql, c.get("user").id) }, 200),
   );
 
-  return app;
+  return router()
+    .route("/coupons", coupons)
+    .route("/coupon-requests", requests)
+    .route("/users", users);
 }

@@ -1,6 +1,6 @@
 /** Coupons: definitions, FCFS issue requests and users' coupons; their SQL and events. */
 import { z } from "zod";
-import type { Sql, Tx } from "../platform/db.ts";
+import { fromRow, type Sql, type Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { Discount, RejectReason } from "../events/catalog.ts";
 import { publish, publishQuery } from "../events/publish.ts";
@@ -44,40 +44,26 @@ export const UserCoupon = z.object({
 }).meta({ id: "UserCoupon" });
 export type UserCoupon = z.infer<typeof UserCoupon>;
 
-interface CouponRow {
-  id: string;
-  name: string;
-  discount_type: "fixed" | "percent";
-  discount_value: number;
-  total_quantity: number;
-  issued_quantity: number;
-  expires_at: Date | null;
-}
-
-function toCoupon(r: CouponRow): Coupon {
-  return {
-    id: r.id,
-    name: r.name,
-    discount: r.discount_type === "fixed"
-      ? { type: "fixed", amount: r.discount_value }
-      : { type: "percent", percent: r.discount_value },
-    totalQuantity: r.total_quantity,
-    issuedQuantity: r.issued_quantity,
-    expiresAt: r.expires_at?.toISOString() ?? null,
-  };
-}
+/**
+ * A coupon row's Discount, built by the query: `{type: "fixed", amount}` or
+ * `{type: "percent", percent}` from its `discount_type` and `discount_value` columns.
+ */
+const discount = (sql: Sql | Tx) =>
+  sql`json_build_object('type', discount_type,
+                        case discount_type when 'fixed' then 'amount' else 'percent' end,
+                        discount_value)`;
 
 /** Inserts a coupon definition and its CouponCreated event in `tx`. */
 export async function createCoupon(tx: Tx, input: NewCoupon, trace?: string): Promise<Coupon> {
   const id = uuidv7();
   const value = input.discount.type === "fixed" ? input.discount.amount : input.discount.percent;
   const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
-  const [row] = await tx<CouponRow[]>`
+  const [row] = await tx`
     insert into coupons (id, name, discount_type, discount_value, total_quantity, expires_at)
     values (${id}, ${input.name}, ${input.discount.type}, ${value}, ${input.totalQuantity},
             ${expiresAt})
-    returning id, name, discount_type, discount_value, total_quantity, issued_quantity, expires_at`;
-  const coupon = toCoupon(row);
+    returning id, name, ${discount(tx)} as discount, total_quantity, issued_quantity, expires_at`;
+  const coupon = fromRow<Coupon>(row, ["expiresAt"]);
   await publish(tx, [{
     type: "CouponCreated",
     payload: {
@@ -92,28 +78,10 @@ export async function createCoupon(tx: Tx, input: NewCoupon, trace?: string): Pr
 }
 
 export async function findCoupon(sql: Sql, id: string): Promise<Coupon | undefined> {
-  const [row] = await sql<CouponRow[]>`
-    select id, name, discount_type, discount_value, total_quantity, issued_quantity, expires_at
+  const [row] = await sql`
+    select id, name, ${discount(sql)} as discount, total_quantity, issued_quantity, expires_at
     from coupons where id = ${id}`;
-  return row && toCoupon(row);
-}
-
-interface RequestRow {
-  id: string;
-  coupon_id: string;
-  status: CouponRequest["status"];
-  reason: CouponRequest["reason"] | null;
-  user_coupon_id: string | null;
-}
-
-function toRequest(r: RequestRow): CouponRequest {
-  return {
-    requestId: r.id,
-    couponId: r.coupon_id,
-    status: r.status,
-    ...(r.reason ? { reason: r.reason } : {}),
-    ...(r.user_coupon_id ? { userCouponId: r.user_coupon_id } : {}),
-  };
+  return row && fromRow<Coupon>(row, ["expiresAt"]);
 }
 
 /**
@@ -149,10 +117,10 @@ export async function requestIssue(
     select exists (select 1 from req) as created`;
   if (created) return { request: { requestId: id, couponId, status: "PENDING" }, created: true };
   // A new statement, so a snapshot that sees a duplicate committed while we waited on it.
-  const [existing] = await sql<RequestRow[]>`
-    select id, coupon_id, status, reason, user_coupon_id from coupon_requests
+  const [existing] = await sql`
+    select id as request_id, coupon_id, status, reason, user_coupon_id from coupon_requests
     where coupon_id = ${couponId} and user_id = ${userId}`;
-  return existing ? { request: toRequest(existing), created: false } : undefined;
+  return existing ? { request: fromRow<CouponRequest>(existing), created: false } : undefined;
 }
 
 /** A request, only if it belongs to `userId`. */
@@ -161,32 +129,18 @@ export async function findRequest(
   requestId: string,
   userId: string,
 ): Promise<CouponRequest | undefined> {
-  const [row] = await sql<RequestRow[]>`
-    select id, coupon_id, status, reason, user_coupon_id from coupon_requests
+  const [row] = await sql`
+    select id as request_id, coupon_id, status, reason, user_coupon_id from coupon_requests
     where id = ${requestId} and user_id = ${userId}`;
-  return row && toRequest(row);
+  return row && fromRow<CouponRequest>(row);
 }
 
 /** The coupons a user holds, newest first. */
 export async function listUserCoupons(sql: Sql, userId: string): Promise<UserCoupon[]> {
-  const rows = await sql<{
-    id: string;
-    coupon_id: string;
-    status: UserCoupon["status"];
-    issued_at: Date;
-    used_at: Date | null;
-    order_id: string | null;
-  }[]>`
-    select id, coupon_id, status, issued_at, used_at, order_id from user_coupons
+  const rows = await sql`
+    select id as user_coupon_id, coupon_id, status, issued_at, used_at, order_id from user_coupons
     where user_id = ${userId} order by issued_at desc, id desc`;
-  return rows.map((r) => ({
-    userCouponId: r.id,
-    couponId: r.coupon_id,
-    status: r.status,
-    issuedAt: r.issued_at.toISOString(),
-    ...(r.used_at ? { usedAt: r.used_at.toISOString() } : {}),
-    ...(r.order_id ? { orderId: r.order_id } : {}),
-  }));
+  return rows.map((r) => fromRow<UserCoupon>(r));
 }
 
 /**
@@ -199,12 +153,9 @@ export async function heldCouponDiscount(
   userId: string,
   userCouponId: string,
 ): Promise<Discount | undefined> {
-  const [c] = await sql<{ discount_type: "fixed" | "percent"; discount_value: number }[]>`
-    select c.discount_type, c.discount_value
+  const [c] = await sql<{ discount: Discount }[]>`
+    select ${discount(sql)} as discount
     from user_coupons uc join coupons c on c.id = uc.coupon_id
     where uc.id = ${userCouponId} and uc.user_id = ${userId}`;
-  if (!c) return undefined;
-  return c.discount_type === "fixed"
-    ? { type: "fixed", amount: c.discount_value }
-    : { type: "percent", percent: c.discount_value };
+  return c?.discount;
 }

@@ -1,21 +1,29 @@
-/** Product routes: create (admin) and read (current stock). */
+/** Product routes under /products, every one behind a bearer token: create (admin), read. */
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Sql } from "../platform/db.ts";
 import { requireAdmin } from "../platform/http/auth.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { json, jsonBody, pathId, problems, requireJson, router } from "../platform/http/router.ts";
+import {
+  json,
+  jsonBody,
+  pathId,
+  problems,
+  protectedRouter,
+  requireJson,
+  router,
+} from "../platform/http/router.ts";
 import { createProduct, findProduct, NewProduct, Product } from "./store.ts";
 
 const security = [{ bearer: [] }];
 
-export function productRoutes(sql: Sql) {
-  const app = router();
+export function productRoutes(sql: Sql, jwtSecret: string) {
+  const products = protectedRouter(jwtSecret);
 
-  app.openapi(
+  products.openapi(
     createRoute({
       method: "post",
-      path: "/products",
+      path: "/",
       operationId: "createProduct",
       tags: ["products"],
       summary: "Create a product (admin)",
@@ -31,10 +39,10 @@ export function productRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  products.openapi(
     createRoute({
       method: "get",
-      path: "/products/{id}",
+      path: "/{id}",
       operationId: "getProduct",
       tags: ["products"],
       summary: "A product with its current stock",
@@ -49,5 +57,5 @@ export function productRoutes(sql: Sql) {
     },
   );
 
-  return app;
+  return router().route("/products", products);
 }

@@ -1,10 +1,21 @@
-/** Order routes: place (202, idempotent with Idempotency-Key), read one, list mine. */
+/**
+ * Order routes under /orders, every one behind a bearer token: place (202, idempotent with
+ * Idempotency-Key), read one, list mine.
+ */
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Sql } from "../platform/db.ts";
 import { idempotencyKeyOf, withIdempotency } from "../platform/http/idempotency.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
-import { json, jsonBody, pathId, problems, requireJson, router } from "../platform/http/router.ts";
+import {
+  json,
+  jsonBody,
+  pathId,
+  problems,
+  protectedRouter,
+  requireJson,
+  router,
+} from "../platform/http/router.ts";
 import { findOrder, listOrders, NewOrder, Order, PlacedOrder, placeOrder } from "./store.ts";
 
 const security = [{ bearer: [] }];
@@ -15,13 +26,13 @@ const ListQuery = z.strictObject({
 });
 
 /** `deadlineMs`: ORDER_DEADLINE_MS, how long a new order may stay PENDING. */
-export function orderRoutes(sql: Sql, deadlineMs: number) {
-  const app = router();
+export function orderRoutes(sql: Sql, jwtSecret: string, deadlineMs: number) {
+  const orders = protectedRouter(jwtSecret);
 
-  app.openapi(
+  orders.openapi(
     createRoute({
       method: "post",
-      path: "/orders",
+      path: "/",
       operationId: "placeOrder",
       tags: ["orders"],
       summary: "Place an order; the saga confirms or cancels it asynchronously",
@@ -56,10 +67,10 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     },
   );
 
-  app.openapi(
+  orders.openapi(
     createRoute({
       method: "get",
-      path: "/orders/{id}",
+      path: "/{id}",
       operationId: "getOrder",
       tags: ["orders"],
       summary: "One of my orders",
@@ -75,10 +86,10 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     },
   );
 
-  app.openapi(
+  orders.openapi(
     createRoute({
       method: "get",
-      path: "/orders",
+      path: "/",
       operationId: "listOrders",
       tags: ["orders"],
       summary: "My orders, newest first",
@@ -98,5 +109,5 @@ export function orderRoutes(sql: Sql, deadlineMs: number) {
     },
   );
 
-  return app;
+  return router().route("/orders", orders);
 }

@@ -1,6 +1,6 @@
 /** Orders: placement (prices snapshotted, coupon discount) with OrderCreated, and reads. */
 import { z } from "zod";
-import type { Sql, Tx } from "../platform/db.ts";
+import { fromRow, type Sql, type Tx } from "../platform/db.ts";
 import { uuidv7 } from "../platform/uuidv7.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
 import { CancelReason } from "../events/catalog.ts";
@@ -115,42 +115,17 @@ export async function placeOrder(
   return { orderId, status: "PENDING" };
 }
 
-interface OrderRow {
-  id: string;
-  status: Order["status"];
-  total_amount: number;
-  discount_amount: number;
-  payment_amount: number;
-  cancel_reason: CancelReason | null;
-  created_at: Date;
-  updated_at: Date;
-  items: { productId: string; quantity: number; unitPrice: number }[];
-}
-
-function toOrder(r: OrderRow): Order {
-  return {
-    orderId: r.id,
-    status: r.status,
-    items: r.items,
-    totalAmount: r.total_amount,
-    discountAmount: r.discount_amount,
-    paymentAmount: r.payment_amount,
-    ...(r.cancel_reason ? { cancelReason: r.cancel_reason } : {}),
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  };
-}
-
 /** An order with its lines, only if it belongs to `userId`. */
 export async function findOrder(sql: Sql, orderId: string, userId: string) {
-  const [row] = await sql<OrderRow[]>`
-    select o.id, o.status, o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
-           o.created_at, o.updated_at,
+  const [row] = await sql`
+    select o.id as order_id, o.status,
            (select json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
                                               'unitPrice', i.unit_price) order by i.position)
-            from order_items i where i.order_id = o.id) as items
+            from order_items i where i.order_id = o.id) as items,
+           o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
+           o.created_at, o.updated_at
     from orders o where o.id = ${orderId} and o.user_id = ${userId}`;
-  return row && toOrder(row);
+  return row && fromRow<Order>(row);
 }
 
 /**
@@ -163,16 +138,17 @@ export async function listOrders(
   limit: number,
   after: string | undefined,
 ): Promise<{ items: Order[]; nextCursor: string | null }> {
-  const rows = await sql<OrderRow[]>`
-    select o.id, o.status, o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
-           o.created_at, o.updated_at,
+  const rows = await sql`
+    select o.id as order_id, o.status,
            (select json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
                                               'unitPrice', i.unit_price) order by i.position)
-            from order_items i where i.order_id = o.id) as items
+            from order_items i where i.order_id = o.id) as items,
+           o.total_amount, o.discount_amount, o.payment_amount, o.cancel_reason,
+           o.created_at, o.updated_at
     from orders o
     where o.user_id = ${userId} ${after ? sql`and o.id < ${after}` : sql``}
     order by o.id desc
     limit ${limit + 1}`;
-  const page = rows.slice(0, limit).map(toOrder);
+  const page = rows.slice(0, limit).map((r) => fromRow<Order>(r));
   return { items: page, nextCursor: rows.length > limit ? page[page.length - 1].orderId : null };
 }

@@ -51,5 +51,28 @@ export function databaseUrlAs(url: string, role: string, password?: string): str
   return u.toString();
 }
 
+/**
+ * A row as the API answers it, by one rule for every table instead of a mapper per table: column
+ * names in camelCase by the driver's own `postgres.toCamel` (`user_coupon_id` becomes
+ * `userCouponId`, as `transform: postgres.camel` would name it), timestamps as ISO 8601 strings
+ * (what JSON makes of a Date, but typed as the response schemas say), and null columns left out
+ * (an optional field is absent, never null) except those named in `nullable`, which stay null.
+ * Renames and shapes belong in the SQL (`id as order_id`); values inside json columns are kept
+ * as they are. Only the rows given to it change: the pool's other queries (idempotency, outbox,
+ * retention, workers) keep their snake_case columns (docs/decisions.md).
+ * @example
+ * const [row] = await sql`select id as request_id, coupon_id, reason from coupon_requests ...`;
+ * return row && fromRow<CouponRequest>(row); // { requestId, couponId } when reason is null
+ */
+export function fromRow<T>(row: postgres.Row, nullable: readonly (keyof T & string)[] = []): T {
+  const out: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    const key = postgres.toCamel(column);
+    if (value === null && !nullable.includes(key as keyof T & string)) continue;
+    out[key] = value instanceof Date ? value.toISOString() : value;
+  }
+  return out as T;
+}
+
 /** A query built but not yet run: nests in another query as a fragment. */
 export type Fragment = postgres.PendingQuery<postgres.Row[]>;

@@ -1,9 +1,19 @@
-/** Wallet routes: charge (idempotent with Idempotency-Key) and balance. */
+/**
+ * Wallet routes under /wallet, every one behind a bearer token: charge (idempotent with
+ * Idempotency-Key) and balance.
+ */
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Sql } from "../platform/db.ts";
 import { idempotencyKeyOf, withIdempotency } from "../platform/http/idempotency.ts";
-import { json, jsonBody, problems, requireJson, router } from "../platform/http/router.ts";
+import {
+  json,
+  jsonBody,
+  problems,
+  protectedRouter,
+  requireJson,
+  router,
+} from "../platform/http/router.ts";
 import { balanceOf, charge, NewCharge, Wallet } from "./store.ts";
 
 const security = [{ bearer: [] }];
@@ -13,13 +23,13 @@ const IdempotencyHeaders = z.object({
   }),
 });
 
-export function walletRoutes(sql: Sql) {
-  const app = router();
+export function walletRoutes(sql: Sql, jwtSecret: string) {
+  const wallet = protectedRouter(jwtSecret);
 
-  app.openapi(
+  wallet.openapi(
     createRoute({
       method: "post",
-      path: "/wallet/charges",
+      path: "/charges",
       operationId: "chargeWallet",
       tags: ["wallet"],
       summary: "Charge my wallet",
@@ -48,10 +58,10 @@ export function walletRoutes(sql: Sql) {
     },
   );
 
-  app.openapi(
+  wallet.openapi(
     createRoute({
       method: "get",
-      path: "/wallet",
+      path: "/",
       operationId: "getWallet",
       tags: ["wallet"],
       summary: "My balance (0 for a new user)",
@@ -61,5 +71,5 @@ export function walletRoutes(sql: Sql) {
     async (c) => c.json(await balanceOf(sql, c.get("user").id), 200),
   );
 
-  return app;
+  return router().route("/wallet", wallet);
 }
