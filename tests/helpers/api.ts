@@ -104,26 +104,3 @@ export function newUser(prefix = "u"): { id: string; token: string } {
 }
 
 export const adminToken = () => token("admin-tests", true);
-
-export const TABLES = [
-  "products",
-  "coupons",
-  "coupon_requests",
-  "user_coupons",
-  "wallets",
-  "wallet_charges",
-  "orders",
-  "order_items",
-  "idempotency_keys",
-  "outbox",
-] as const;
-
-/** Row counts of every business table and the outbox. */
-export async function rowCounts(sql: Sql): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const t of TABLES) {
-    const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from ${sql(t)}`;
-    out[t] = n;
-  }
-  return out;
-}
