@@ -12,6 +12,22 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
 const CLOSED = "127.0.0.1:1";
+/**
+ * What the child keeps of this process's environment: what Deno needs to find its cache and the
+ * registry. The rest (a developer's DATABASE_URL, passwords, STACK_PORT_OFFSET) is dropped, so the
+ * child sees only the configuration's defaults, the closed ports below and what the test gives.
+ */
+const KEPT_ENV = [
+  "PATH",
+  "HOME",
+  "TMPDIR",
+  "DENO_DIR",
+  "XDG_CACHE_HOME",
+  "NPM_CONFIG_REGISTRY",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+];
 
 export interface Stub {
   /** The real module, relative to the repository root: `src/system_topics.ts`. */
@@ -79,7 +95,12 @@ export async function runWithStubs(
     await Deno.writeTextFile(`${dir}/import_map.json`, JSON.stringify({ imports }));
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-config", `--import-map=${dir}/import_map.json`, main.href],
+      clearEnv: true,
       env: {
+        ...Object.fromEntries(KEPT_ENV.flatMap((k) => {
+          const v = Deno.env.get(k);
+          return v === undefined ? [] : [[k, v]];
+        })),
         DATABASE_URL: `postgres://shop@${CLOSED}/shop`,
         RELAY_DATABASE_URL: `postgres://shop@${CLOSED}/shop`,
         KAFKA_BROKERS: CLOSED,
