@@ -215,3 +215,22 @@ Deno.test("roles: each worker process and the API log in as their own roles", re
     await sql.end();
   }
 });
+
+Deno.test("roles: no foreign key crosses a schema", real, async () => {
+  const sql = db(1);
+  try {
+    const crossing = await sql<{ name: string }[]>`
+      select c.conname as name from pg_constraint c
+      join pg_class t on t.oid = c.conrelid
+      join pg_class r on r.oid = c.confrelid
+      where c.contype = 'f' and t.relnamespace <> r.relnamespace`;
+    assert.deepEqual(crossing.map((c) => c.name), []);
+    // The control: foreign keys inside a service's schema are still there.
+    const inside = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_constraint where contype = 'f'
+        and conrelid = 'orders.order_steps'::regclass`;
+    assert.equal(inside[0].n, 1);
+  } finally {
+    await sql.end();
+  }
+});
