@@ -188,7 +188,8 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
         `placed ${STALL_WINDOW_MS / 1000} s after ${m.label}: ${s.placed}` +
           (s.refused ? ` (${s.refused} refused or unreachable)` : "") +
           `, worst wait ${secs(s.worstMs)} s, median ${secs(s.medianMs)} s` +
-          (s.timedOut ? `, ${s.timedOut} timed out or never decided` : ""),
+          (s.timedOut ? `, ${s.timedOut} timed out or never decided` : "") +
+          (s.firstMs === undefined ? "" : `; first outcome ${secs(s.firstMs)} s after it`),
       );
     }
     // Compensations may still be in flight when the last order settles: poll until quiet.

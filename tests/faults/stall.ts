@@ -36,6 +36,11 @@ export interface Stall {
   worstMs: number;
   /** The median wait (ms) among the others; 0 if none. */
   medianMs: number;
+  /**
+   * From `from` to the first outcome of a request placed in the window (what the former
+   * "recovery" measured: it hides stopped partitions behind the others); undefined if none.
+   */
+  firstMs?: number;
 }
 
 /** The outcome time of an accepted attempt, or undefined if it timed out or never ended. */
@@ -54,7 +59,7 @@ export function stall(
 ): Stall {
   const sorted = [...attempts].sort((a, b) => a.at - b.at);
   const waits: number[] = [];
-  let placed = 0, refused = 0, timedOut = 0;
+  let placed = 0, refused = 0, timedOut = 0, first = Infinity;
   for (const [i, a] of sorted.entries()) {
     if (a.at < from || a.at >= to) continue;
     placed++;
@@ -67,7 +72,10 @@ export function stall(
     }
     const end = served && doneAt(served, decisions);
     if (end === undefined) timedOut++;
-    else waits.push(Math.max(0, end - a.at));
+    else {
+      waits.push(Math.max(0, end - a.at));
+      if (served === a) first = Math.min(first, end);
+    }
   }
   waits.sort((x, y) => x - y);
   return {
@@ -76,5 +84,6 @@ export function stall(
     timedOut,
     worstMs: waits.at(-1) ?? 0,
     medianMs: waits[Math.floor(waits.length / 2)] ?? 0,
+    firstMs: first === Infinity ? undefined : Math.max(0, first - from),
   };
 }

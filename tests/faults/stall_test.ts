@@ -14,6 +14,7 @@ Deno.test("the stall is the worst wait, not the first decision: one stalled part
   const s = stall(attempts, decisions, 1000, 6000);
   assert.equal(s.worstMs, 6000);
   assert.equal(s.medianMs, 300);
+  assert.equal(s.firstMs, 300); // what the former "recovery" read
   assert.deepEqual([s.placed, s.refused, s.timedOut], [3, 0, 0]);
 });
 
