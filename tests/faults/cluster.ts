@@ -167,7 +167,7 @@ let keptDown: ComponentName | undefined;
 const FAULTS: Fault[] = [
   {
     name: "broker leading the most partitions SIGKILL (restarted after 10 s)",
-    inject: async (notes) => {
+    inject: async (notes, { mark }) => {
       const leaders = await leadersByNode();
       const [id, n] = [...leaders].sort((a, b) => b[1] - a[1])[0];
       const victim = nodeName(id);
@@ -175,6 +175,7 @@ const FAULTS: Fault[] = [
         `leaders before: ${[...leaders].map(([i, c]) => `node ${i}: ${c}`).join(", ")}; ` +
           `killed ${victim} (${n} leaders)`,
       );
+      mark(`the kill of ${victim}`);
       const killed = performance.now();
       await components[victim].stop({ kill: true });
       // Leadership moves once the controller fences the node (broker.session.timeout.ms=3 s).
@@ -188,15 +189,17 @@ const FAULTS: Fault[] = [
         } s after the kill: ${[...moved].map(([i, c]) => `node ${i}: ${c}`).join(", ")}`,
       );
       await pause(Math.max(0, 10_000 - (performance.now() - killed)));
+      mark(`the restart of ${victim}`);
       await components[victim].start();
     },
     after: () => clusterInSync("after the broker's restart"),
   },
   {
     name: "rolling restart of the 3 brokers (SIGTERM, one at a time)",
-    inject: async (notes) => {
+    inject: async (notes, { mark }) => {
       for (const name of KAFKA_NODES) {
         const t = performance.now();
+        mark(`the stop of ${name}`);
         await components[name].stop();
         await components[name].start();
         // The next node only once this one caught up: otherwise a partition could fall below
@@ -212,12 +215,13 @@ const FAULTS: Fault[] = [
   },
   {
     name: "Connect worker running the relay task SIGKILL",
-    inject: async (notes) => {
+    inject: async (notes, { mark }) => {
       const before = await relayTask();
       if (!before) throw new Error("the relay task is not running before the fault");
       const port = Number(before.worker.split(":").pop());
       const victim = CONNECT_WORKERS[CLUSTER_CONNECT_PORTS.indexOf(port)];
       if (!victim) throw new Error(`no Connect worker of this stack on ${before.worker}`);
+      mark(`the kill of ${victim}`);
       const killed = performance.now();
       await components[victim].stop({ kill: true });
       const after = await waitFor(async () => {
@@ -239,7 +243,8 @@ const FAULTS: Fault[] = [
   },
   {
     name: `one instance of every consumer group SIGKILL (${REPLICAS} each)`,
-    inject: async (notes) => {
+    inject: async (notes, { mark }) => {
+      mark("the kills");
       const killed = performance.now();
       await Promise.all(WORKERS.map((w) => workers.stop(w, { kill: true, instance: 1 })));
       // The survivors take the partitions after the dead members' sessions expire (10 s).
@@ -260,10 +265,11 @@ const FAULTS: Fault[] = [
   },
   {
     name: "one broker SIGKILL, kept down for the row",
-    inject: async (notes) => {
+    inject: async (notes, { mark }) => {
       const leaders = await leadersByNode();
       // Which node does not matter for RF 3 / min ISR 2; the busiest makes the most leaders move.
       keptDown = nodeName([...leaders].sort((a, b) => b[1] - a[1])[0][0]);
+      mark(`the kill of ${keptDown}`);
       await components[keptDown].stop({ kill: true });
       const killed = performance.now();
       notes.push(`killed ${keptDown}; down for the rest of the row`);
@@ -331,4 +337,4 @@ const resources = [
   "",
   "",
 ].join("\n");
-Deno.exit(await report("faults-cluster", results, resources));
+Deno.exit(await report("faults-cluster", results, ORDER_DEADLINE_MS, resources));

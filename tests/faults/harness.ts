@@ -3,8 +3,9 @@
  * `tests/faults/cluster.ts` on the cluster profile): under a steady mixed load through the real
  * API, one fault at a time; after each, once quiet: every accepted request is terminal (lost), no
  * order ended later than its deadline plus the fault's length (stuck), the invariants hold and no
- * effect is doubled; duplicates delivered, dead letters and the recovery time (fault to the first
- * decision by effect of work placed after it: the whole pipeline working again) are recorded.
+ * effect is doubled; duplicates delivered, dead letters and the stall (the worst wait of the
+ * mix's requests placed in the 5 s after each destructive action of the fault, see
+ * `tests/faults/stall.ts`) are recorded.
  */
 import type { Config } from "../../src/platform/config.ts";
 import type { Sql } from "../../src/platform/db.ts";
@@ -15,6 +16,10 @@ import { waitFor } from "../../src/platform/wait_for.ts";
 import { registerConnector } from "../../relay/register.ts";
 import { violations } from "../helpers/invariants.ts";
 import { LoadDriver } from "./load_driver.ts";
+import { type Decision, stall } from "./stall.ts";
+
+/** Requests placed this long after a mark are the ones whose waits make the stall. */
+export const STALL_WINDOW_MS = 5000;
 
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms)); // a fault's own length or load pacing, not a sync point
 
@@ -28,12 +33,22 @@ export interface Row {
   /** Orders that ended later than deadline + fault length + slack, or never. */
   stuck: number;
   deadLettered: number;
-  recoverySeconds: number;
+  /**
+   * The worst wait (s) of the mix's requests placed within STALL_WINDOW_MS after any mark of the
+   * fault; null if one of them timed out or never ended (shown as "> deadline").
+   */
+  stallSeconds: number | null;
   notes: string[];
 }
 
 export interface FaultContext {
   driver: LoadDriver;
+  /**
+   * Marks now as an instant the fault's destructive action happens (a kill, a stop, a pause, a
+   * restart), just before doing it; the stall is measured from every mark. A fault that marks
+   * nothing is measured from the start of its `inject`.
+   */
+  mark: (label: string) => void;
 }
 
 export interface Fault {
@@ -120,8 +135,11 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
     console.log(`fault: ${fault.name}`);
     let injectFailed = false;
     const injected = performance.now();
+    const injectedAt = Date.now();
+    const marks: { label: string; at: number }[] = [];
+    const mark = (label: string) => void marks.push({ label, at: Date.now() });
     try {
-      await fault.inject(notes, { driver });
+      await fault.inject(notes, { driver, mark });
     } catch (err) {
       injectFailed = true;
       notes.push(`FAILED: ${(err as Error).message}`);
@@ -138,20 +156,42 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
                 (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status = 'PENDING'))::int as n`;
       return r.n === 0;
     }, { timeoutMs: 180_000, intervalMs: 500, what: "quiet" }).catch(() => {});
-    const [t] = await sql<{ terminal: number; first: Date | null }[]>`
+    const [t] = await sql<{ terminal: number }[]>`
       select ((select count(*) from orders where id = any(${orders}::uuid[]) and status <> 'PENDING') +
-              (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status <> 'PENDING'))::int as terminal,
-             -- Recovery: the first decision by effect (an order confirmed or cancelled by a
-             -- participant's answer, a request decided by the issuer) of work placed after the
-             -- fault began: the whole pipeline working again. Deadline decisions (TIMEOUT) do not
-             -- count (the sweep keeps cancelling while Kafka is away), nor does work in flight
-             -- at the fault (a cluster finishes it on the partitions the fault did not touch).
-             least((select min(updated_at) from orders where id = any(${orders}::uuid[])
-                      and status <> 'PENDING' and cancel_reason is distinct from 'TIMEOUT'
-                      and created_at > ${at}),
-                   (select min(updated_at) from coupon_requests where id = any(${requests}::uuid[])
-                      and status <> 'PENDING' and reason is distinct from 'TIMEOUT'
-                      and created_at > ${at})) as first`;
+              (select count(*) from coupon_requests where id = any(${requests}::uuid[]) and status <> 'PENDING'))::int as terminal`;
+    // The stall: the worst wait of the mix's requests placed just after each mark.
+    const decided = await sql<{ id: string; decided_at: Date | null; timed_out: boolean }[]>`
+      select id::text, case when status <> 'PENDING' then updated_at end as decided_at,
+             cancel_reason is not distinct from 'TIMEOUT' as timed_out
+        from orders where id = any(${orders}::uuid[])
+      union all
+      select id::text, case when status <> 'PENDING' then updated_at end,
+             reason is not distinct from 'TIMEOUT'
+        from coupon_requests where id = any(${requests}::uuid[])`;
+    const decisions = new Map<string, Decision>(
+      decided.map((d) => [d.id, { decidedAt: d.decided_at?.getTime(), timedOut: d.timed_out }]),
+    );
+    if (marks.length === 0) marks.push({ label: "the fault's start", at: injectedAt });
+    const first = marks[0].at;
+    const base = stall(driver.ledger.attempts, decisions, first - 5000, first - 2000);
+    notes.push(
+      `placed 5 to 2 s before the fault: median wait ${secs(base.medianMs)} s, worst ${
+        secs(base.worstMs)
+      } s` + (base.timedOut ? `, ${base.timedOut} timed out` : ""),
+    );
+    let stallSeconds: number | null = 0;
+    for (const m of marks) {
+      const s = stall(driver.ledger.attempts, decisions, m.at, m.at + STALL_WINDOW_MS);
+      const worst = s.timedOut > 0 ? null : secs(s.worstMs);
+      stallSeconds = stallSeconds === null || worst === null ? null : Math.max(stallSeconds, worst);
+      notes.push(
+        `placed ${STALL_WINDOW_MS / 1000} s after ${m.label}: ${s.placed}` +
+          (s.refused ? ` (${s.refused} refused or unreachable)` : "") +
+          `, worst wait ${secs(s.worstMs)} s, median ${secs(s.medianMs)} s` +
+          (s.timedOut ? `, ${s.timedOut} timed out or never decided` : "") +
+          (s.firstMs === undefined ? "" : `; first outcome ${secs(s.firstMs)} s after it`),
+      );
+    }
     // Compensations may still be in flight when the last order settles: poll until quiet.
     let found: string[] = [];
     await waitFor(async () => (found = await violations(sql, driver.fixture)).length === 0, {
@@ -178,7 +218,7 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
       duplicateEffects: found.filter((v) => !v.startsWith("5:")).length,
       stuck: late.n,
       deadLettered: dead.n,
-      recoverySeconds: t.first ? Math.round((t.first.getTime() - at.getTime()) / 100) / 10 : NaN,
+      stallSeconds,
       notes,
     });
     // A fault whose own checks failed, or unexpected dead letters, fail the run.
@@ -200,13 +240,18 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
   return { rows, failedChecks };
 }
 
-/** The table (markdown) and every row's notes. */
-export function faultTable(rows: Row[]): string {
+const secs = (ms: number) => Math.round(ms / 100) / 10;
+
+/** The table (markdown) and every row's notes; `deadlineMs` for a stall with timeouts. */
+export function faultTable(rows: Row[], deadlineMs: number): string {
+  const stallOf = (r: Row) => r.stallSeconds ?? `> ${deadlineMs / 1000} (deadline)`;
   return [
-    "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | recovery s |",
+    "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | stall s |",
     "|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
-      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${r.recoverySeconds} |`
+      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${
+        stallOf(r)
+      } |`
     ),
     "",
     ...rows.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`)),
@@ -220,9 +265,10 @@ export function faultTable(rows: Row[]): string {
 export async function report(
   name: string,
   { rows, failedChecks }: FaultResults,
+  deadlineMs: number,
   preamble = "",
 ): Promise<number> {
-  const table = faultTable(rows);
+  const table = faultTable(rows, deadlineMs);
   console.log(`\n${preamble}${table}`);
   await Deno.mkdir("results", { recursive: true });
   await Deno.writeTextFile(

@@ -15,6 +15,25 @@ export interface Ledger {
   unreachable: number;
   /** Monotonic times of each acceptance, for the table. */
   acceptedAt: number[];
+  /** Every request of the mix, accepted or not, for the stall measure (tests/faults/stall.ts). */
+  attempts: Attempt[];
+}
+
+/**
+ * One request of the mix; with neither `id` nor `doneAt` it was refused (4xx/5xx), unreachable
+ * or timed out at the client. Times are epoch milliseconds (the database's clock is the host's).
+ */
+export interface Attempt {
+  kind: "order" | "request" | "charge";
+  /**
+   * When the mix meant to send it (its slot in the open loop's schedule, not when it went out):
+   * a request held back by the in-flight cap waited too.
+   */
+  at: number;
+  /** The order or FCFS request id, once accepted: decided later, by the system. */
+  id?: string;
+  /** When a synchronous request (a charge) was answered 2xx: done then. */
+  doneAt?: number;
 }
 
 export interface Fixture {
@@ -36,6 +55,7 @@ export class LoadDriver {
     refused: 0,
     unreachable: 0,
     acceptedAt: [],
+    attempts: [],
   };
   readonly fixture: Fixture = { userIds: [], productIds: [], couponIds: [] };
   #running = false;
@@ -95,10 +115,15 @@ export class LoadDriver {
     }
   }
 
-  async #step(): Promise<void> {
+  async #step(at: number): Promise<void> {
     const i = this.#n++;
     const rich = this.#rich[i % this.#rich.length];
     const kind = i % 10;
+    const attempt: Attempt = {
+      kind: kind < 5 ? "order" : kind < 7 ? "charge" : "request",
+      at,
+    };
+    this.ledger.attempts.push(attempt);
     try {
       if (kind < 4) {
         // A plain order; every 8th takes the scarce product (OUT_OF_STOCK once it is gone).
@@ -111,25 +136,29 @@ export class LoadDriver {
           items: [{ productId, quantity: 1 }],
           ...(uc ? { userCouponId: uc.id } : {}), // reused coupons: COUPON_UNAVAILABLE
         });
-        this.#record(r.status, () => this.ledger.orders.push(r.body.orderId));
+        this.#record(r.status, () => this.ledger.orders.push(attempt.id = r.body.orderId));
       } else if (kind === 4) {
         const poor = this.#poor[i % this.#poor.length];
         const r = await this.#post(poor.token, "/orders", {
           items: [{ productId: this.#products.plenty, quantity: 1 }],
         });
-        this.#record(r.status, () => this.ledger.orders.push(r.body.orderId)); // INSUFFICIENT_BALANCE
+        // INSUFFICIENT_BALANCE
+        this.#record(r.status, () => this.ledger.orders.push(attempt.id = r.body.orderId));
       } else if (kind < 7) {
         const key = `${this.tag}-${i}`;
         // Retried with the same key on a connection failure: at most one charge.
-        for (let attempt = 0; attempt < 3; attempt++) {
+        for (let tries = 0; tries < 3; tries++) {
           try {
             const r = await this.#post(rich.token, "/wallet/charges", { amount: 1000 }, {
               "idempotency-key": key,
             });
-            this.#record(r.status, () => this.ledger.charges++);
+            this.#record(r.status, () => {
+              this.ledger.charges++;
+              attempt.doneAt = Date.now();
+            });
             break;
           } catch (err) {
-            if (attempt === 2) throw err;
+            if (tries === 2) throw err;
           }
         }
       } else {
@@ -138,7 +167,7 @@ export class LoadDriver {
         const couponId = this.#coupons[i % this.#coupons.length];
         const r = await this.#post(user.token, `/coupons/${couponId}/issue-requests`);
         this.#record(r.status, () => {
-          this.ledger.requests.push(r.body.requestId);
+          this.ledger.requests.push(attempt.id = r.body.requestId);
           if (this.#userCoupons.length < 10) this.#watch(user, r.body.requestId);
         });
       }
@@ -180,7 +209,8 @@ export class LoadDriver {
         const wait = t0 + (k * 1000) / perSecond - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing, not synchronization
         if (inFlight.size >= 32) await Promise.race(inFlight);
-        const p: Promise<void> = this.#step().finally(() => inFlight.delete(p));
+        const p: Promise<void> = this.#step(performance.timeOrigin + t0 + (k * 1000) / perSecond)
+          .finally(() => inFlight.delete(p));
         inFlight.add(p);
       }
       await Promise.all(inFlight);

@@ -366,4 +366,4 @@ await api.stop();
 await sql.end();
 await proxy.close();
 await setDbResolvable(false);
-Deno.exit(await report("faults", results));
+Deno.exit(await report("faults", results, ORDER_DEADLINE_MS));
