@@ -276,10 +276,12 @@ export async function runService(
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     allowAutoTopicCreation: false,
-    // kafkajs restarts a consumer that ran out of retries (e.g. its broker died) after the
-    // retrier's next delay, which grows to 30 s; capped at 2 s a dead broker's consumers are
-    // back (on the partitions' new leaders) within seconds.
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2_000 },
+    // Few, short retries, then a crash that kafkajs restarts at once: a consumer whose group
+    // coordinator died keeps committing to the dead node until its retries run out ("Broker N
+    // not found in the cached metadata"); only the restart finds the new coordinator. With 8
+    // rounds of up to 2 s that took 20-45 s after a broker kill (docs/cluster.md); a run is
+    // idempotent (the inbox), so redoing it after the restart costs nothing.
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1_000 },
   });
   const ctx: Ctx = { service, opts, producer };
   const states = new Map<string, PartitionState>();
