@@ -55,9 +55,12 @@ export async function relayThroughput(
   const relayType = `bench-r${run}`;
   const relayTopic = topicFor(relayType);
   const directTopic = `bench.direct-${run}`;
+  // Both topics at the stack's replication factor (3 on the cluster profile), and both producers
+  // (Connect's and this one, kafkajs's default) wait for acks=all: the ratio compares like with
+  // like on either profile.
   await ensureTopics(admin, [relayTopic, directTopic], {
     partitions: cfg.topicPartitions,
-    replicationFactor: 1,
+    replicationFactor: cfg.topicReplicationFactor,
   });
   const sql = connect(cfg.databaseUrl, { max: 4, applicationName: "bench" });
   // Not idempotent: the limit is the fastest the client writes these records.
