@@ -43,54 +43,42 @@ function apiPools(): { sql: Sql; opsSql: Sql } {
   };
 }
 
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+/** `call(method, path, opts)` over any fetch: the bearer token, a JSON body, a parsed reply. */
+function caller(send: (path: string, init: RequestInit) => Response | Promise<Response>) {
+  return async (method: string, path: string, opts: CallOptions = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await send(path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch { /* not JSON: keep the text */ }
+    return { status: res.status, headers: res.headers, body: parsed };
+  };
+}
+
 /** A client of a fresh in-process app; `orderDeadlineMs` as ORDER_DEADLINE_MS. */
 export function api(opts: { orderDeadlineMs?: number } = {}) {
   const app = createApp({ ...apiPools(), jwtSecret: JWT_SECRET, log: logger("api-test"), ...opts });
-  return {
-    app,
-    async call(
-      method: string,
-      path: string,
-      opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
-    ): Promise<Reply> {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-      let body: string | undefined = opts.raw;
-      if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers["content-type"] ??= "application/json";
-      }
-      const res = await app.request(path, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch { /* not JSON: keep the text */ }
-      return { status: res.status, headers: res.headers, body: parsed };
-    },
-  };
+  return { app, call: caller((path, init) => app.request(path, init)) };
 }
 
 /** A client of the API at `base` over HTTP, with the same `call` as `api()`'s. */
 export function httpApi(base: string): Pick<ReturnType<typeof api>, "call"> {
-  return {
-    async call(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-      let body: string | undefined = opts.raw;
-      if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers["content-type"] ??= "application/json";
-      }
-      const res = await fetch(`${base}${path}`, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch { /* not JSON: keep the text */ }
-      return { status: res.status, headers: res.headers, body: parsed };
-    },
-  };
+  return { call: caller((path, init) => fetch(`${base}${path}`, init)) };
 }
 
 export function token(sub: string, admin = false): string {
