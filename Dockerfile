@@ -6,8 +6,7 @@ COPY vendor/ vendor/
 COPY src/ src/
 COPY relay/ relay/
 COPY migrations/ migrations/
-# The import map points postgres at the vendored driver.
-COPY vendor/ vendor/
-RUN deno cache src/main/api.ts src/main/worker.ts src/main/setup.ts src/main/migrate.ts relay/register.ts
+# Everything from the lockfile: a dependency missing from deno.lock fails the build.
+RUN deno cache --frozen src/main/permissions.ts src/main/api.ts src/main/worker.ts src/main/setup.ts src/main/acls.ts src/main/migrate.ts src/main/projections_rebuild.ts relay/register.ts
 USER deno
 CMD ["deno", "task", "api"]

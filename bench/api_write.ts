@@ -2,27 +2,22 @@
  * API write path: accepted requests/s and p50/p99 of POST /orders and FCFS issue requests under
  * wrk at N connections, next to pgbench running the same SQL transaction on the same database
  * (the hardware limit), with the ratio. pgbench runs first and the API right after, so each
- * ratio comes from neighbouring measurements (the machine drifts; main.ts repeats the pairs:
- * limit, system, limit, system, ...). The relay is drained between phases so one phase's
+ * ratio comes from neighbouring measurements (alternation.ts; the runs repeat the pairs: limit,
+ * system, limit, system, ...). The relay is drained between phases so one phase's
  * Debezium backlog does not tax the next. No worker runs: cleanup.ts moves the service groups
  * past these events afterwards.
  */
 import { issueToken } from "../src/platform/http/auth.ts";
 import type { Config } from "../src/platform/config.ts";
-import { connect, type Sql } from "../src/platform/db.ts";
-import { waitFor } from "../src/platform/wait_for.ts";
+import { connect } from "../src/platform/db.ts";
 import type { Scratch } from "./cleanup.ts";
 import type { UsageMeter } from "./resources.ts";
-import { percentile } from "./stats.ts";
-
-export interface Phase {
-  name: string;
-  connections: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  total: number;
-}
+import { API_PORT, startApi, stopApi } from "./api_process.ts";
+import type { Phase } from "./phase.ts";
+import { pgbench } from "./pgbench.ts";
+import { ensureWrk, wrk } from "./wrk.ts";
+import { drainRelay } from "./relay_drain.ts";
+import { limitThenSystem, ratio } from "./alternation.ts";
 
 export interface WriteResult {
   scenario: "orders" | "issue-requests";
@@ -36,141 +31,6 @@ export interface WriteResult {
   /** NaN if either half failed. */
   ratio: number;
   errors?: string[];
-}
-
-export const API_PORT = 8091;
-const here = new URL(".", import.meta.url).pathname;
-
-export async function ensureWrk(): Promise<void> {
-  const has = await new Deno.Command("sh", { args: ["-c", "command -v wrk"] }).output();
-  if (has.success) return;
-  if (Deno.uid() !== 0) throw new Error("wrk is missing: apt-get install -y wrk");
-  const out = await new Deno.Command("apt-get", { args: ["install", "-y", "wrk"] }).output();
-  if (!out.success) throw new Error("could not install wrk (apt-get install -y wrk)");
-}
-
-export async function startApi(secret: string): Promise<Deno.ChildProcess> {
-  const p = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}../src/main/api.ts`],
-    env: { ...Deno.env.toObject(), PORT: String(API_PORT), AUTH_JWT_SECRET: secret },
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${API_PORT}/health/ready`)).ok, {
-    timeoutMs: 30_000,
-    what: "the API to be ready",
-  });
-  return p;
-}
-
-/** Waits until Debezium has confirmed everything written so far. */
-export async function drainRelay(sql: Sql): Promise<void> {
-  const [{ lsn }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
-  await waitFor(async () => {
-    const [row] = await sql<{ done: boolean }[]>`
-      select confirmed_flush_lsn >= ${lsn}::pg_lsn as done
-      from pg_replication_slots where slot_name = 'shop_outbox'`;
-    return row?.done;
-  }, { timeoutMs: 300_000, intervalMs: 500, what: "the relay to catch up" });
-}
-
-export async function wrk(
-  tokensFile: string,
-  connections: number,
-  seconds: number,
-  method: string,
-  path: string,
-  body: string,
-): Promise<Phase> {
-  const out = await new Deno.Command("wrk", {
-    args: [
-      "-t2",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "10s",
-      "-s",
-      `${here}wrk/rotate_tokens.lua`,
-      `http://127.0.0.1:${API_PORT}`,
-    ],
-    env: { TOKENS_FILE: tokensFile, THREADS: "2", METHOD: method, PATH_: path, BODY: body },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const line = text.split("\n").find((l) => l.startsWith("{"));
-  if (!line) throw new Error(`wrk failed: ${text}${new TextDecoder().decode(out.stderr)}`);
-  const r = JSON.parse(line);
-  return {
-    name: "api",
-    connections,
-    perSecond: Math.round(r.accepted / (r.durationUs / 1e6)),
-    p50Ms: r.p50Us / 1000,
-    p99Ms: r.p99Us / 1000,
-    total: r.accepted,
-  };
-}
-
-async function pgbench(
-  cfg: Config,
-  script: string,
-  vars: Record<string, string>,
-  connections: number,
-  seconds: number,
-): Promise<Phase> {
-  const url = new URL(cfg.databaseUrl);
-  const dir = await Deno.makeTempDir();
-  const out = await new Deno.Command("pgbench", {
-    args: [
-      "-n",
-      "-M",
-      "prepared",
-      `-c${connections}`,
-      "-j2",
-      `-T${seconds}`,
-      "-l",
-      `--log-prefix=${dir}/tx`,
-      "-f",
-      `${here}pgbench/${script}`,
-      ...Object.entries(vars).flatMap(([k, v]) => ["-D", `${k}=${v}`]),
-      "-h",
-      url.hostname,
-      "-p",
-      url.port || "5432",
-      "-U",
-      decodeURIComponent(url.username),
-      url.pathname.slice(1),
-    ],
-    env: url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {},
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    // Every aborted client repeats the error: its first line says it.
-    const all = text + new TextDecoder().decode(out.stderr);
-    const aborted = all.match(/client \d+ script \d+ aborted/g)?.length ?? 0;
-    const first = all.split("\n").find((l) => /ERROR|error:/.test(l)) ?? all.slice(-500);
-    throw new Error(`pgbench failed (${aborted} clients aborted): ${first.trim()}`);
-  }
-  const latencies: number[] = [];
-  for await (const f of Deno.readDir(dir)) {
-    for (const line of (await Deno.readTextFile(`${dir}/${f.name}`)).split("\n")) {
-      const us = Number(line.split(" ")[2]);
-      if (Number.isFinite(us) && line) latencies.push(us / 1000);
-    }
-  }
-  await Deno.remove(dir, { recursive: true });
-  latencies.sort((a, b) => a - b);
-  const tps = Number(/tps = ([\d.]+)/.exec(text)?.[1] ?? NaN);
-  return {
-    name: "pgbench",
-    connections,
-    perSecond: Math.round(tps),
-    p50Ms: Math.round(percentile(latencies, 0.5) * 100) / 100,
-    p99Ms: Math.round(percentile(latencies, 0.99) * 100) / 100,
-    total: latencies.length,
-  };
 }
 
 /** One pass: at each connection count, each scenario's pgbench then API phase. */
@@ -242,36 +102,33 @@ export async function apiWriteBench(
       ];
       for (const s of scenarios) {
         const label = `${connections} ${s.scenario}`;
-        await drainRelay(sql);
-        const errors: string[] = [];
-        const failed = (err: unknown) =>
-          void errors.push(err instanceof Error ? err.message : String(err));
-        const pgbenchAt = new Date().toISOString();
-        const pgPhase = await measure(
-          `${label} pgbench`,
-          () => pgbench(cfg, s.script, s.vars, connections, opts.seconds),
-        ).catch(failed);
-        await drainRelay(sql);
-        const apiAt = new Date().toISOString();
-        const apiPhase = await measure(
-          `${label} API`,
-          () => wrk(tokensFile, connections, opts.seconds, "POST", s.path, s.body),
-        ).catch(failed);
-        const ratio = apiPhase && pgPhase
-          ? Math.round((apiPhase.perSecond / pgPhase.perSecond) * 100) / 100
-          : NaN;
+        const pair = await limitThenSystem({
+          settle: () => drainRelay(sql),
+          limit: () =>
+            measure(
+              `${label} pgbench`,
+              () => pgbench(cfg, s.script, s.vars, connections, opts.seconds),
+            ),
+          system: () =>
+            measure(
+              `${label} API`,
+              () => wrk(tokensFile, connections, opts.seconds, "POST", s.path, s.body),
+            ),
+        });
+        const { limit: pgPhase, system: apiPhase, errors } = pair;
+        const r = ratio(apiPhase?.perSecond, pgPhase?.perSecond);
         console.log(
-          `  ${label}: pgbench ${pgPhase?.perSecond}/s, API ${apiPhase?.perSecond}/s, ${ratio}` +
+          `  ${label}: pgbench ${pgPhase?.perSecond}/s, API ${apiPhase?.perSecond}/s, ${r}` +
             errors.map((e) => `\n    ${e}`).join(""),
         );
         results.push({
           scenario: s.scenario,
           connections,
-          api: apiPhase || undefined,
-          pgbench: pgPhase || undefined,
-          pgbenchAt,
-          apiAt,
-          ratio,
+          api: apiPhase,
+          pgbench: pgPhase,
+          pgbenchAt: pair.limitAt,
+          apiAt: pair.systemAt,
+          ratio: r,
           ...(errors.length ? { errors } : {}),
         });
       }
@@ -279,8 +136,7 @@ export async function apiWriteBench(
     await drainRelay(sql);
     return results;
   } finally {
-    api.kill("SIGTERM");
-    await api.status;
+    await stopApi(api);
     await sql.end();
     await Deno.remove(tokensFile);
   }

@@ -10,7 +10,8 @@ import { connect } from "../src/platform/db.ts";
 import { issueToken } from "../src/platform/http/auth.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { Workers } from "../tests/helpers/workers.ts";
-import { API_PORT, ensureWrk, startApi, wrk } from "./api_write.ts";
+import { API_PORT, startApi, stopApi } from "./api_process.ts";
+import { ensureWrk, wrk } from "./wrk.ts";
 import type { Scratch } from "./cleanup.ts";
 import type { UsageMeter } from "./resources.ts";
 
@@ -126,8 +127,7 @@ export async function hotCoupon(
     };
   } finally {
     await workers.stopAll();
-    api.kill("SIGTERM");
-    await api.status;
+    await stopApi(api);
     await sql.end();
     await Deno.remove(tokensFile);
   }
@@ -136,10 +136,11 @@ export async function hotCoupon(
 if (import.meta.main) {
   const { parseConfig } = await import("../src/platform/config.ts");
   const { Scratch, restore } = await import("./cleanup.ts");
-  const { kafkaClient } = await import("../src/platform/kafka.ts");
+  const { kafkaAccess, kafkaClient } = await import("../src/platform/kafka.ts");
+  const { PRINCIPALS } = await import("../src/kafka_acls.ts");
   const cfg = parseConfig(Deno.env.toObject());
   const sql = connect(cfg.databaseUrl, { max: 1 });
-  const kafka = kafkaClient(cfg.kafkaBrokers, "bench-cleanup");
+  const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.bench), "bench-cleanup");
   const admin = kafka.admin();
   await admin.connect();
   const scratch = await Scratch.open(sql);

@@ -11,6 +11,7 @@ import { issueToken } from "../src/platform/http/auth.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { Workers } from "../tests/helpers/workers.ts";
 import type { Scratch } from "./cleanup.ts";
+import { stopApi } from "./api_process.ts";
 import type { UsageMeter } from "./resources.ts";
 import { summarize, type Summary } from "./stats.ts";
 
@@ -43,6 +44,11 @@ export interface OrderLoad {
    * @default 30000
    */
   stallMs?: number;
+  /**
+   * Wraps each phase, around its usage window (labelled `<rate>/s` as well): the orders
+   * scenario counts each phase's statements and Kafka records with it (order_cost.ts).
+   */
+  aroundPhase?: <T>(label: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Runs each phase in turn on one API process and one set of the five workers. */
@@ -59,7 +65,9 @@ export async function orderLatency(
     env: { PORT: String(API_PORT), AUTH_JWT_SECRET: secret, LOG_LEVEL: "warn" },
     stdout: "null",
   }).spawn();
-  const workers = new Workers();
+  // BENCH_WORKERS=one-process: every consumer group in one worker process (docs/decisions.md,
+  // "One worker process per consumer group"), to compare the CPU per order with five.
+  const workers = new Workers({}, { oneProcess: Deno.env.get("BENCH_WORKERS") === "one-process" });
   const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "bench" });
   try {
     await Promise.all([
@@ -132,10 +140,13 @@ export async function orderLatency(
     };
 
     const results: LatencyResult[] = [];
+    const around = load.aroundPhase ?? ((_label, fn) => fn());
     for (const opts of phases) {
-      const result = await (meter
-        ? meter.window(`${opts.ratePerSecond}/s`, () => phase(opts))
-        : phase(opts));
+      const label = `${opts.ratePerSecond}/s`;
+      const result = await around(
+        label,
+        () => meter ? meter.window(label, () => phase(opts)) : phase(opts),
+      );
       results.push(result);
       console.log(
         `  orders at ${opts.ratePerSecond}/s from ${userCount} users: p50 ${result.latencyMs.p50} ms, ` +
@@ -147,8 +158,7 @@ export async function orderLatency(
     return results;
   } finally {
     await workers.stopAll();
-    api.kill("SIGTERM");
-    await api.status;
+    await stopApi(api);
     await sql.end();
   }
 }

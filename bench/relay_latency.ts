@@ -3,7 +3,8 @@
  * (each sent after the previous arrived), so the figure is pure latency, not queueing.
  */
 import { connect } from "../src/platform/db.ts";
-import { ensureTopics, kafkaClient } from "../src/platform/kafka.ts";
+import { ensureTopics, kafkaAccess, kafkaClient } from "../src/platform/kafka.ts";
+import { PRINCIPALS } from "../src/kafka_acls.ts";
 import type { Config } from "../src/platform/config.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { summarize, type Summary } from "./stats.ts";
@@ -12,7 +13,7 @@ import { adHocPublisher } from "../tests/helpers/ad_hoc_events.ts";
 export async function relayLatency(cfg: Config, count = 500): Promise<Summary> {
   const aggregateType = `bench-${crypto.randomUUID().slice(0, 8)}`;
   const topic = topicFor(aggregateType);
-  const kafka = kafkaClient(cfg.kafkaBrokers, "bench-relay");
+  const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.bench), "bench-relay");
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [topic], { partitions: cfg.topicPartitions, replicationFactor: 1 });

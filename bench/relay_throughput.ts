@@ -8,7 +8,8 @@
  */
 import type { Config } from "../src/platform/config.ts";
 import { connect } from "../src/platform/db.ts";
-import { ensureTopics, kafkaClient, keyedProducer } from "../src/platform/kafka.ts";
+import { ensureTopics, kafkaAccess, kafkaClient, keyedProducer } from "../src/platform/kafka.ts";
+import { PRINCIPALS } from "../src/kafka_acls.ts";
 import { topicFor } from "../src/events/topics.ts";
 import { uuidv7 } from "../src/platform/uuidv7.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
@@ -48,7 +49,7 @@ export async function relayThroughput(
   const { events = 50_000, warm = 20_000, pacedSeconds = 10 } = load;
   const measure = <T>(label: string, fn: () => Promise<T>) =>
     meter ? meter.window(label, fn) : fn();
-  const kafka = kafkaClient(cfg.kafkaBrokers, "bench-relay");
+  const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.bench), "bench-relay");
   const admin = kafka.admin();
   await admin.connect();
   const run = crypto.randomUUID().slice(0, 8);

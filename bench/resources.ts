@@ -35,6 +35,8 @@ export interface ProcessUsage {
   process: string;
   /** CPU over the window, % of one core (this machine: up to 100 x cores). */
   cpuPercent: number;
+  /** CPU over the window, ms: the per-order cost divides it by the window's orders. */
+  cpuMs: number;
   /** Peak memory (PSS: Postgres backends share their buffers; RSS would count them many times). */
   maxPssMb: number;
 }
@@ -121,8 +123,12 @@ async function pss(pid: number): Promise<number> {
 async function childName(pid: number): Promise<string> {
   const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
   if (cmdline.includes("src/main/api.ts")) return "api";
-  const w = /src\/worker\.ts\0([\w-]+)/.exec(cmdline);
-  if (w) return `worker ${w[1]}`;
+  // The entry points live in src/main/ (the API above too).
+  const w = /src\/main\/worker\.ts\0([\w\0-]+)/.exec(cmdline);
+  if (w) {
+    const names = w[1].split("\0").filter(Boolean);
+    return names.length > 1 ? "workers (one process)" : `worker ${names[0]}`;
+  }
   const argv0 = cmdline.split("\0")[0].split("/").at(-1) || "?";
   return argv0 === "deno" ? "deno (other child)" : argv0;
 }
@@ -308,6 +314,7 @@ export class UsageMeter {
     const processes = [...ticks].map(([process, t]) => ({
       process,
       cpuPercent: pct(t),
+      cpuMs: Math.round((t / CLK_TCK) * 1000),
       maxPssMb: Math.round(open.peak.get(process) ?? 0),
     })).sort((a, b) => a.process.localeCompare(b.process));
     this.windows.push({

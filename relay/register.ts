@@ -19,6 +19,12 @@ import {
   RELAY_ROLE,
   setRelayPassword,
 } from "./role.ts";
+import { failedTrace } from "./restart.ts";
+import {
+  isLocalDatabase,
+  localDatabasePassword,
+  withLocalPassword,
+} from "../src/platform/local_stack.ts";
 
 const CONNECTOR_FILE = new URL("./connector.json", import.meta.url);
 
@@ -88,19 +94,12 @@ function isRunning(s: ConnectorStatus | undefined): boolean {
     s.tasks.every((t) => t.state === "RUNNING");
 }
 
-function failedTrace(s: ConnectorStatus | undefined): string | undefined {
-  if (!s) return undefined;
-  if (s.connector.state === "FAILED") return s.connector.trace ?? "connector FAILED";
-  const t = s.tasks.find((t) => t.state === "FAILED");
-  return t ? (t.trace ?? `task ${t.id} FAILED`) : undefined;
-}
-
 export interface RegisterOptions {
   /** Deadline for each wait (Connect up, RUNNING, slot active). @default 60000 */
   timeoutMs?: number;
   /**
-   * The relay role's password to set before the connector logs in with it; empty or unset: left
-   * as it is (the local stack trusts loopback). @default RELAY_DATABASE_PASSWORD
+   * The relay role's password to set before the connector logs in with it; empty: left as it is.
+   * @default RELAY_DATABASE_PASSWORD, else the local stack's own (its Postgres trusts no one)
    */
   relayPassword?: string;
 }
@@ -117,9 +116,10 @@ export async function registerConnector(cfg: Config, opts: RegisterOptions = {})
   const base = cfg.kafkaConnectUrl;
 
   // Before the PUT: a task (re)started by it logs in with the password Connect resolves.
-  const password = opts.relayPassword ?? Deno.env.get(RELAY_PASSWORD_VAR) ?? "";
+  const password = opts.relayPassword ?? Deno.env.get(RELAY_PASSWORD_VAR) ??
+    (isLocalDatabase(cfg.databaseUrl) ? localDatabasePassword(RELAY_ROLE) : undefined) ?? "";
   if (password !== "") {
-    const owner = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+    const owner = postgres(withLocalPassword(cfg.databaseUrl), { max: 1, onnotice: () => {} });
     try {
       await setRelayPassword(owner, password);
       log.info("relay role password set", { role: RELAY_ROLE });
@@ -185,7 +185,7 @@ export async function registerConnector(cfg: Config, opts: RegisterOptions = {})
   }
 
   const slot = body["slot.name"];
-  const sql = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  const sql = postgres(withLocalPassword(cfg.databaseUrl), { max: 1, onnotice: () => {} });
   try {
     await waitFor(async () => {
       const [row] = await sql<{ active: boolean }[]>`

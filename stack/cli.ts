@@ -21,9 +21,10 @@ import {
   STAGES,
   STOP_ORDER,
 } from "./components.ts";
-import { type StackProfile, stackProfile } from "../src/platform/local_stack.ts";
+import { type StackProfile, stackProfile, withLocalPassword } from "../src/platform/local_stack.ts";
 import { parseConfig } from "../src/platform/config.ts";
-import { kafkaClient } from "../src/platform/kafka.ts";
+import { kafkaAccess, kafkaClient } from "../src/platform/kafka.ts";
+import { PRINCIPALS } from "../src/kafka_acls.ts";
 import { groupLag } from "../src/platform/lag.ts";
 import { slotLag } from "../src/platform/slot_metrics.ts";
 import { connectorStatus } from "../relay/register.ts";
@@ -228,7 +229,7 @@ async function relayAndLag(profile: StackProfile): Promise<void> {
         : "not registered"
     }`,
   );
-  const sql = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  const sql = postgres(withLocalPassword(cfg.databaseUrl), { max: 1, onnotice: () => {} });
   try {
     for (const slot of await slotLag(sql).catch(() => [])) {
       console.log(
@@ -240,7 +241,10 @@ async function relayAndLag(profile: StackProfile): Promise<void> {
   } finally {
     await sql.end();
   }
-  const admin = kafkaClient(cfg.kafkaBrokers, "stack-status", { silent: true, retries: 1 }).admin();
+  const admin = kafkaClient(kafkaAccess(cfg, PRINCIPALS.admin), "stack-status", {
+    silent: true,
+    retries: 1,
+  }).admin();
   await admin.connect();
   try {
     for (const [name, service] of Object.entries(SERVICES)) {

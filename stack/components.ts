@@ -14,7 +14,17 @@ import {
 import { kafkaClient } from "../src/platform/kafka.ts";
 import { waitFor } from "../src/platform/wait_for.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
-import { RELAY_PASSWORD_VAR } from "../relay/role.ts";
+import { RELAY_PASSWORD_VAR, RELAY_ROLE } from "../relay/role.ts";
+import { SERVICE_ROLES } from "../src/roles.ts";
+import { setRolePassword } from "../src/platform/role_password.ts";
+import {
+  applyKafkaAcls,
+  BROKER_USER,
+  CONTROLLER_USER,
+  PRINCIPALS,
+  scramUsers,
+  SUPER_USERS,
+} from "../src/kafka_acls.ts";
 import postgres from "postgres";
 import { dirname, normalize } from "node:path";
 
@@ -284,7 +294,9 @@ async function renderTemplate(
   if (left) throw new StackError(`${name}: placeholder ${left[0]} has no value`);
   const path = `${STACK_DIR}/conf/${out}`;
   await Deno.mkdir(`${STACK_DIR}/conf`, { recursive: true });
-  await Deno.writeTextFile(path, text);
+  // The rendered files hold Kafka passwords (JAAS lines): the owner's only, like the users file.
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
   return path;
 }
 
@@ -301,7 +313,56 @@ async function failWithLog(name: string, log: string, why: string): Promise<neve
 
 // Written by the postgres user, so it sits in the cluster's folder rather than in LOG_DIR.
 const pgLog = `${PG_DIR}/postgres.log`;
-const pgAdminUrl = `postgres://shop@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`;
+/** The owner's login to the maintenance database, with the stack's password for it. */
+const pgAdminUrl = async () =>
+  `postgres://shop:${(await databasePasswords()).shop}@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`;
+
+// ---------------------------------------------------------------------------------------------
+// Database passwords: a random one per role, made once per stack folder
+
+/** Every role of the stack's Postgres that logs in: the owner, the processes', the relay's. */
+const DATABASE_ROLES = ["shop", ...SERVICE_ROLES, RELAY_ROLE];
+/** Marks a cluster whose owner has a password and whose pg_hba.conf asks every role for one. */
+const pgPasswordsMarker = (data: string) => `${data}/shop-passwords`;
+
+/**
+ * The stack's database passwords by role, one file each under `<STACK_DIR>/db-passwords/` (mode
+ * 0600; src/platform/local_stack.ts reads them for processes, which may each read only their
+ * own). Made once and kept: the cluster and the roles hold them. Hex: no quoting anywhere.
+ */
+async function databasePasswords(): Promise<Record<string, string>> {
+  const dir = `${STACK_DIR}/db-passwords`;
+  await prepareStackDir();
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const out: Record<string, string> = {};
+  for (const role of DATABASE_ROLES) {
+    const file = `${dir}/${role}`;
+    let password = (await readOr(file, "")).trim();
+    if (password === "") {
+      password = randomPassword();
+      await Deno.writeTextFile(file, password + "\n", { mode: 0o600 });
+      await Deno.chmod(file, 0o600);
+    }
+    out[role] = password;
+  }
+  return out;
+}
+
+/**
+ * pg_hba.conf, written at every start: every role, local socket or loopback, ordinary or
+ * replication connection, gives its password (scram-sha-256). No `trust`: a local user who reaches
+ * the port is not the superuser `shop`.
+ */
+const PG_HBA = [
+  "# Written by stack/components.ts at every start: no trust, a password for every role.",
+  "local all all scram-sha-256",
+  "host all all 127.0.0.1/32 scram-sha-256",
+  "host all all ::1/128 scram-sha-256",
+  "local replication all scram-sha-256",
+  "host replication all 127.0.0.1/32 scram-sha-256",
+  "host replication all ::1/128 scram-sha-256",
+  "",
+].join("\n");
 
 /**
  * The cluster's data folder and log by their real paths: the postgres user may reach the
@@ -334,21 +395,35 @@ async function pgEnsureCluster(): Promise<void> {
   if (isRoot) await run("chown", ["postgres:", `${PG_DIR}/`]);
   const { data } = await pgPaths();
   if (!(await exists(`${data}/PG_VERSION`))) {
+    // initdb runs as postgres, which cannot read the stack's 0600 files: the owner's password
+    // goes through a file of its own in the cluster's folder, removed right after.
+    const pwfile = `${await Deno.realPath(PG_DIR)}/initdb-pwfile`;
+    await Deno.writeTextFile(pwfile, (await databasePasswords()).shop + "\n", { mode: 0o600 });
+    if (isRoot) await run("chown", ["postgres:", pwfile]);
     const r = await run(`${PG_BIN}/initdb`, [
       "-D",
       data,
       "-U",
       "shop",
-      "--auth=trust",
+      "--auth=scram-sha-256",
+      `--pwfile=${pwfile}`,
       "-E",
       "UTF8",
       "--no-locale",
       "--no-instructions",
     ], { asPostgres: true });
+    await Deno.remove(pwfile).catch(() => {});
     if (!r.ok) throw new StackError(`postgres: initdb failed (is ${PG_BIN} present?):\n${r.text}`);
     await Deno.writeTextFile(`${data}/postgresql.conf`, "\ninclude 'stack.conf'\n", {
       append: true,
     });
+    await Deno.writeTextFile(pgPasswordsMarker(data), "");
+  }
+  // A cluster made before passwords keeps its old pg_hba.conf (trust) for this start, which sets
+  // the owner's password and then writes this one (pgEnsurePasswords).
+  if (await exists(pgPasswordsMarker(data))) {
+    await Deno.writeTextFile(`${data}/pg_hba.conf`, PG_HBA);
+    if (isRoot) await run("chown", ["postgres:", `${data}/pg_hba.conf`]);
   }
   // Written at every start so edits to stack/conf/postgresql.conf apply on the next `up`.
   await Deno.writeTextFile(
@@ -374,7 +449,7 @@ export async function removePgData(): Promise<void> {
 }
 
 async function pgHealth(): Promise<{ ok: boolean; detail: string }> {
-  const sql = postgres(pgAdminUrl, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  const sql = postgres(await pgAdminUrl(), { max: 1, connect_timeout: 2, onnotice: () => {} });
   try {
     const [row] = await sql<{ wal: string; v: string }[]>`
       select current_setting('wal_level') as wal, current_setting('server_version') as v`;
@@ -387,8 +462,32 @@ async function pgHealth(): Promise<{ ok: boolean; detail: string }> {
   }
 }
 
+/**
+ * A cluster made before passwords (trust for everyone, the owner without a password) is moved to
+ * them in place: the owner gets the stack's password, pg_hba.conf asks every role for one, and
+ * the server reloads it. Service roles get theirs from `deno task setup`.
+ */
+async function pgEnsurePasswords(): Promise<void> {
+  const { data } = await pgPaths();
+  if (await exists(pgPasswordsMarker(data))) return;
+  const sql = postgres(`postgres://shop@127.0.0.1:${LOCAL_PORTS.postgres}/postgres`, {
+    max: 1,
+    onnotice: () => {},
+  });
+  try {
+    await setRolePassword(sql, "shop", (await databasePasswords()).shop);
+    await Deno.writeTextFile(`${data}/pg_hba.conf`, PG_HBA);
+    if (isRoot) await run("chown", ["postgres:", `${data}/pg_hba.conf`]);
+    await sql`select pg_reload_conf()`;
+  } finally {
+    await sql.end();
+  }
+  await Deno.writeTextFile(pgPasswordsMarker(data), "");
+  console.error("postgres: made before passwords; the owner now has one, every role needs one");
+}
+
 async function pgEnsureDatabase(): Promise<void> {
-  const sql = postgres(pgAdminUrl, { max: 1, onnotice: () => {} });
+  const sql = postgres(await pgAdminUrl(), { max: 1, onnotice: () => {} });
   try {
     const rows = await sql`select 1 from pg_database where datname = 'shop'`;
     if (rows.length === 0) await sql`create database shop`;
@@ -424,6 +523,7 @@ const postgresComponent: Component = {
       "start",
     ], { asPostgres: true });
     if (!r.ok) await failWithLog("postgres", pgLog, `pg_ctl start failed: ${r.text.trim()}`);
+    await pgEnsurePasswords();
     await waitFor(async () => (await pgHealth()).ok, {
       timeoutMs: 30_000,
       what: "postgres to accept connections",
@@ -448,6 +548,98 @@ const postgresComponent: Component = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Kafka credentials: a random password per principal, made once per stack folder
+
+/** The stack's Kafka passwords by user (src/platform/local_stack.ts reads it for processes). */
+export const KAFKA_USERS_FILE = `${STACK_DIR}/kafka-users.json`;
+/** Written after a format with SCRAM users: the users that format created, one per line. */
+const scramMarker = (dataDir: string) => `${dataDir}/shop-scram-users`;
+
+const randomPassword = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+/**
+ * The stack's Kafka passwords: every SCRAM user's and the controller identity's. Made once (mode
+ * 0600) and kept: Kafka's storage holds the SCRAM users made from them at format time. Hex, so
+ * they need no quoting in JAAS lines nor in StorageTool's `--add-scram` syntax.
+ */
+export function kafkaUsers(): Promise<Record<string, string>> {
+  // One at a time: the cluster's nodes are rendered and formatted concurrently, and two calls that
+  // both found the file missing made two sets of passwords (one node's controller login then
+  // failed every vote: "Invalid username or password", the node exited). Each call now reads what
+  // the one before it wrote.
+  const run = usersQueue.then(loadOrMakeKafkaUsers);
+  usersQueue = run.catch(() => {});
+  return run;
+}
+let usersQueue: Promise<unknown> = Promise.resolve();
+
+async function loadOrMakeKafkaUsers(): Promise<Record<string, string>> {
+  const kept = JSON.parse(await readOr(KAFKA_USERS_FILE, "{}")) as Record<string, string>;
+  const wanted = [...scramUsers(), CONTROLLER_USER];
+  const missing = wanted.filter((u) => !kept[u]);
+  if (missing.length === 0) return kept;
+  for (const u of missing) kept[u] = randomPassword();
+  await prepareStackDir();
+  await Deno.writeTextFile(KAFKA_USERS_FILE, JSON.stringify(kept, null, 2) + "\n", {
+    mode: 0o600,
+  });
+  await Deno.chmod(KAFKA_USERS_FILE, 0o600);
+  return kept;
+}
+
+/** The stack's own admin login (health probes, `stack:status`). */
+export async function stackAdminAccess(brokers: string[]) {
+  const users = await kafkaUsers();
+  return { brokers, login: { username: PRINCIPALS.admin, password: users[PRINCIPALS.admin] } };
+}
+
+/** Template values of a broker's SASL settings (server*.properties). */
+async function brokerSecrets(): Promise<Record<string, string>> {
+  const users = await kafkaUsers();
+  return {
+    BROKER_USER,
+    BROKER_PASSWORD: users[BROKER_USER],
+    CONTROLLER_USER,
+    CONTROLLER_PASSWORD: users[CONTROLLER_USER],
+    SUPER_USERS: SUPER_USERS.map((u) => `User:${u}`).join(";"),
+  };
+}
+
+/** StorageTool's `--add-scram` arguments: every SCRAM user, created in the first metadata. */
+async function addScramArgs(): Promise<string[]> {
+  const users = await kafkaUsers();
+  return scramUsers().flatMap((u) => [
+    "--add-scram",
+    `SCRAM-SHA-512=[name=${u},password=${users[u]}]`,
+  ]);
+}
+
+/**
+ * Refuses a node's storage formatted without this stack's SCRAM users (a folder from before SASL,
+ * or from before a principal was added): no client could log in to it. Its data is the stack's
+ * own, so the way out is a reset.
+ */
+async function checkScramUsers(name: string, dataDir: string): Promise<void> {
+  const made = new Set((await readOr(scramMarker(dataDir))).split("\n").filter(Boolean));
+  const missing = scramUsers().filter((u) => !made.has(u));
+  if (missing.length === 0) return;
+  throw new StackError(
+    `${name}: Kafka's storage in ${dataDir} was formatted ${
+      made.size === 0 ? "without SASL/SCRAM users (before Kafka required logins)" : "before the " +
+        `principal(s) ${missing.join(", ")} existed`
+    }; SCRAM users are created only when the storage is formatted. Run 'deno task stack:reset' ` +
+      "(deletes the stack's data, keeps the jars), then 'deno task stack:up'",
+  );
+}
+
+/** Records that `dataDir` was formatted with every SCRAM user of the table. */
+async function markScramUsers(dataDir: string): Promise<void> {
+  await Deno.writeTextFile(scramMarker(dataDir), scramUsers().join("\n") + "\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 // JVM components (Kafka nodes, Kafka Connect workers)
 
 function javaArgs(heap: string, log4j: string, mainClass: string, conf: string): string[] {
@@ -469,16 +661,16 @@ function javaArgs(heap: string, log4j: string, mainClass: string, conf: string):
 
 /**
  * The environment of a JVM: this process's, without the relay's password unless `relayPassword`
- * (Connect workers, whose config provider reads it), which then always has one, empty if unset:
- * a placeholder of a variable the worker lacks stays unresolved text.
+ * is given (Connect workers, whose config provider reads it): then the caller's
+ * RELAY_DATABASE_PASSWORD if set (as a deployment does), else `relayPassword` (the stack's own).
  */
 export function jvmEnv(
-  relayPassword: boolean,
+  relayPassword: string | false,
   from: Record<string, string> = Deno.env.toObject(),
 ): Record<string, string> {
   const env = { ...from };
   delete env[RELAY_PASSWORD_VAR];
-  if (relayPassword) env[RELAY_PASSWORD_VAR] = from[RELAY_PASSWORD_VAR] ?? "";
+  if (relayPassword !== false) env[RELAY_PASSWORD_VAR] = from[RELAY_PASSWORD_VAR] ?? relayPassword;
   return env;
 }
 
@@ -526,6 +718,14 @@ function jvmComponent(spec: {
   readyWithinMs: number;
   /** Whether the process gets RELAY_DATABASE_PASSWORD (Connect workers only). */
   relayPassword?: boolean;
+  /**
+   * Starts the process again when it exits before it is ready, until `readyWithinMs` has passed
+   * since the first start. @default false. A Connect worker exits when its first cluster
+   * description times out (`default.api.timeout.ms`, 5 s here, kept short for failover), which a
+   * machine busy on 2 cores causes (three tries in a row failed at a load average of 25); a
+   * supervisor would start it again, and so does the stack.
+   */
+  restartOnEarlyExit?: boolean;
 }): Component {
   const pidFile = `${RUN_DIR}/${spec.name}.pid`;
   const log = `${LOG_DIR}/${spec.name}.log`;
@@ -555,21 +755,34 @@ function jvmComponent(spec: {
       await Deno.writeTextFile(log, `\n=== start ${new Date().toISOString()} ===\n`, {
         append: true,
       });
-      await spawnDetached(
-        spec.name,
-        javaArgs(spec.heap, log4j, spec.mainClass, conf),
-        jvmEnv(spec.relayPassword ?? false),
-      );
-      let verdict: "ready" | "exited";
-      try {
-        verdict = await waitFor(async () => {
-          if (!(await this.pid())) return "exited";
-          return (await spec.probe()).ok ? "ready" : undefined;
-        }, { timeoutMs: spec.readyWithinMs, what: `${spec.name} readiness` });
-      } catch (err) {
-        return await failWithLog(spec.name, log, (err as Error).message);
+      const deadline = performance.now() + spec.readyWithinMs;
+      for (let attempt = 1;; attempt++) {
+        await spawnDetached(
+          spec.name,
+          javaArgs(spec.heap, log4j, spec.mainClass, conf),
+          jvmEnv(spec.relayPassword ? (await databasePasswords())[RELAY_ROLE] : false),
+        );
+        let verdict: "ready" | "exited";
+        try {
+          verdict = await waitFor(async () => {
+            if (!(await this.pid())) return "exited";
+            return (await spec.probe()).ok ? "ready" : undefined;
+          }, {
+            timeoutMs: Math.max(1000, deadline - performance.now()),
+            what: `${spec.name} readiness`,
+          });
+        } catch (err) {
+          return await failWithLog(spec.name, log, (err as Error).message);
+        }
+        if (verdict === "ready") return;
+        if (!spec.restartOnEarlyExit || performance.now() > deadline) {
+          await failWithLog(spec.name, log, "the process exited");
+        }
+        console.error(`${spec.name} exited while starting (attempt ${attempt}); starting again`);
+        await Deno.writeTextFile(log, `\n=== start again ${new Date().toISOString()} ===\n`, {
+          append: true,
+        });
       }
-      if (verdict === "exited") await failWithLog(spec.name, log, "the process exited");
     },
     async stop(opts = {}) {
       const pid = await this.pid();
@@ -589,7 +802,7 @@ async function kafkaProbe(
   nodeId?: number,
 ): Promise<{ ok: boolean; detail: string }> {
   if (!(await tcpOpen(port))) return { ok: false, detail: "port closed" };
-  const admin = kafkaClient([`127.0.0.1:${port}`], "stack-probe", {
+  const admin = kafkaClient(await stackAdminAccess([`127.0.0.1:${port}`]), "stack-probe", {
     silent: true,
     retries: 0,
   }).admin();
@@ -614,24 +827,44 @@ async function kafkaProbe(
 
 /** Formats the single node's storage (a standalone quorum of one). */
 async function kafkaFormatStorage(conf: string): Promise<void> {
-  if (await exists(`${STACK_DIR}/kafka/data/meta.properties`)) return;
-  await Deno.mkdir(`${STACK_DIR}/kafka/data`, { recursive: true });
-  const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
-  const id = await run("java", [...cp, "random-uuid"]);
-  if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
-  const clusterId = id.text.trim().split("\n").pop()!.trim();
-  const f = await run("java", [...cp, "format", "-t", clusterId, "-c", conf, "--standalone"]);
+  const data = `${STACK_DIR}/kafka/data`;
+  if (await exists(`${data}/meta.properties`)) return await checkScramUsers("kafka", data);
+  await Deno.mkdir(data, { recursive: true });
+  const clusterId = await randomClusterId();
+  const f = await run("java", [
+    ...STORAGE_TOOL,
+    "format",
+    "-t",
+    clusterId,
+    "-c",
+    conf,
+    "--standalone",
+    ...await addScramArgs(),
+  ]);
   if (!f.ok) throw new StackError(`kafka: storage format failed:\n${f.text}`);
+  await markScramUsers(data);
+}
+
+/** Kafka's StorageTool (formats storage, makes cluster ids) on the stack's jars. */
+const STORAGE_TOOL = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
+
+/** A new cluster id, from Kafka's own StorageTool. */
+async function randomClusterId(): Promise<string> {
+  const id = await run("java", [
+    "-cp",
+    `${STACK_DIR}/lib/*`,
+    "kafka.tools.StorageTool",
+    "random-uuid",
+  ]);
+  if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
+  return id.text.trim().split("\n").pop()!.trim();
 }
 
 /** A cluster id made once and kept in `file`: every node of one cluster is formatted with it. */
 async function makeClusterId(file: string): Promise<string> {
   const kept = (await readOr(file)).trim();
   if (kept) return kept;
-  const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
-  const id = await run("java", [...cp, "random-uuid"]);
-  if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
-  const clusterId = id.text.trim().split("\n").pop()!.trim();
+  const clusterId = await randomClusterId();
   await Deno.mkdir(dirname(file), { recursive: true });
   await Deno.writeTextFile(file, clusterId);
   return clusterId;
@@ -654,12 +887,23 @@ function kafkaClusterId(file: string): Promise<string> {
 function clusterFormatStorage(nodeId: number) {
   return async (conf: string): Promise<void> => {
     const data = `${STACK_DIR}/kafka/node-${nodeId}`;
-    if (await exists(`${data}/meta.properties`)) return;
+    if (await exists(`${data}/meta.properties`)) {
+      return await checkScramUsers(`kafka-${nodeId}`, data);
+    }
     await Deno.mkdir(data, { recursive: true });
     const clusterId = await kafkaClusterId(`${STACK_DIR}/kafka/cluster-id`);
-    const cp = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
-    const f = await run("java", [...cp, "format", "-t", clusterId, "-c", conf]);
+    // The same users on every node: each node's first metadata must agree.
+    const f = await run("java", [
+      ...STORAGE_TOOL,
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      conf,
+      ...await addScramArgs(),
+    ]);
     if (!f.ok) throw new StackError(`kafka-${nodeId}: storage format failed:\n${f.text}`);
+    await markScramUsers(data);
   };
 }
 
@@ -690,10 +934,25 @@ export const connectUrlOf = (port: number) => `http://127.0.0.1:${port}`;
 
 const clusterBootstrap = CLUSTER_NODES.map((n) => `127.0.0.1:${n.port}`).join(",");
 
+/**
+ * Before a Connect worker starts: the ACL table applied (idempotent), since the worker needs its
+ * group and storage topics' grants to start at all, and setup runs only after the stack is up.
+ */
+async function connectAcls(profile: StackProfile): Promise<void> {
+  const brokers = profile === "cluster"
+    ? clusterBootstrap.split(",")
+    : [`127.0.0.1:${LOCAL_PORTS.kafka}`];
+  await applyKafkaAcls(await stackAdminAccess(brokers)).catch((err) => {
+    throw new StackError(`Kafka ACLs could not be applied: ${(err as Error).message}`);
+  });
+}
+
 /** Connect worker settings that differ between the profiles (see stack/conf/connect.properties). */
 function connectConf(port: number, profile: StackProfile, out: string) {
-  return () =>
+  return async () =>
     renderTemplate("connect.properties", {
+      CONNECT_USER: PRINCIPALS.connect,
+      CONNECT_PASSWORD: (await kafkaUsers())[PRINCIPALS.connect],
       BOOTSTRAP_SERVERS: profile === "cluster"
         ? clusterBootstrap
         : `127.0.0.1:${LOCAL_PORTS.kafka}`,
@@ -716,8 +975,9 @@ function clusterNode(node: KafkaNode): Component {
     port: node.port,
     heap: CLUSTER_KAFKA_HEAP,
     mainClass: "kafka.Kafka",
-    conf: () =>
+    conf: async () =>
       renderTemplate("server-cluster.properties", {
+        ...await brokerSecrets(),
         NODE_ID: node.id,
         NODE_PORT: node.port,
         NODE_CONTROLLER_PORT: node.controllerPort,
@@ -739,9 +999,11 @@ function clusterConnect(index: number, port: number): Component {
     heap: CLUSTER_CONNECT_HEAP,
     mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
     conf: connectConf(port, "cluster", `${name}.properties`),
+    prepare: () => connectAcls("cluster"),
     probe: () => connectProbe(connectUrlOf(port)),
     readyWithinMs: 180_000,
     relayPassword: true,
+    restartOnEarlyExit: true,
   });
 }
 
@@ -752,7 +1014,7 @@ export const components: Record<ComponentName, Component> = {
     port: LOCAL_PORTS.kafka,
     heap: "512m",
     mainClass: "kafka.Kafka",
-    conf: () => renderTemplate("server.properties"),
+    conf: async () => renderTemplate("server.properties", await brokerSecrets()),
     prepare: kafkaFormatStorage,
     probe: () => kafkaProbe(LOCAL_PORTS.kafka),
     readyWithinMs: 90_000,
@@ -763,9 +1025,11 @@ export const components: Record<ComponentName, Component> = {
     heap: "768m",
     mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
     conf: connectConf(LOCAL_PORTS.connect, "single", "connect.properties"),
+    prepare: () => connectAcls("single"),
     probe: () => connectProbe(connectUrlOf(LOCAL_PORTS.connect)),
     readyWithinMs: 120_000,
     relayPassword: true,
+    restartOnEarlyExit: true,
   }),
   "kafka-1": clusterNode(CLUSTER_NODES[0]),
   "kafka-2": clusterNode(CLUSTER_NODES[1]),

@@ -11,11 +11,13 @@ import type { AppEnv } from "../platform/http/env.ts";
 import { HttpProblem } from "../platform/http/problem.ts";
 import { htmlPage } from "../platform/http/page_headers.ts";
 
-const ASSETS: Record<string, { body: string; type: string }> = {
-  "swagger-ui.css": { body: css, type: "text/css; charset=utf-8" },
-  "swagger-ui-bundle.js": { body: bundle, type: "text/javascript; charset=utf-8" },
-  "init.js": { body: init, type: "text/javascript; charset=utf-8" },
-};
+// A Map, not an object: the name comes from the URL, and an object lookup would also find
+// inherited properties (`toString`, `constructor`, `__proto__`), which once answered 500.
+const ASSETS = new Map<string, { body: string; type: string }>([
+  ["swagger-ui.css", { body: css, type: "text/css; charset=utf-8" }],
+  ["swagger-ui-bundle.js", { body: bundle, type: "text/javascript; charset=utf-8" }],
+  ["init.js", { body: init, type: "text/javascript; charset=utf-8" }],
+]);
 
 function DocsPage() {
   return (
@@ -40,7 +42,7 @@ export function apiDocsRoutes() {
   const app = new Hono<AppEnv>();
   app.get("/docs", (c) => htmlPage(c, <DocsPage />));
   app.get("/docs/assets/:name", (c) => {
-    const asset = ASSETS[c.req.param("name")];
+    const asset = ASSETS.get(c.req.param("name"));
     if (!asset) throw new HttpProblem(404, "No such asset");
     return c.body(asset.body, 200, {
       "content-type": asset.type,

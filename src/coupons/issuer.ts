@@ -28,12 +28,17 @@ async function decideRequests(
 ): Promise<void> {
   const byCoupon = new Map<
     string,
-    { payload: PayloadOf<"CouponIssueRequested">; traceparent?: string }[]
+    {
+      payload: PayloadOf<"CouponIssueRequested">;
+      traceparent?: string;
+      partition: number;
+      offset: string;
+    }[]
   >();
   for (const e of events) {
     const payload = e.payload;
     const list = byCoupon.get(payload.couponId) ?? [];
-    list.push({ payload, traceparent: e.traceparent });
+    list.push({ payload, traceparent: e.traceparent, partition: e.partition, offset: e.offset });
     byCoupon.set(payload.couponId, list);
   }
   // The coupon row lock serialises issuance of one coupon even if its partition were ever
@@ -129,6 +134,16 @@ async function decideRequests(
     }
     // One outbox insert; each outcome keeps its request's trace.
     await publish(tx, outcomes);
+    // The issuer's mark: it has decided this coupon's requests up to the run's last record (in
+    // offset order). The deadline sweep judges "passed over" by it, never by a clock. A run is
+    // one partition; the mark only moves forward (a record redelivered below it changes nothing).
+    const last = requests[requests.length - 1];
+    await tx`
+      update coupons set decided_partition = ${last.partition},
+        decided_offset = case when decided_partition = ${last.partition}
+                              then greatest(decided_offset, ${last.offset}::bigint)
+                              else ${last.offset}::bigint end
+      where id = ${couponId}`;
     log.info("coupon requests decided", {
       couponId,
       issued: grant.length,
@@ -140,11 +155,14 @@ async function decideRequests(
 
 /**
  * Rejects with TIMEOUT the requests still PENDING `deadlineMs` after they were made, but only
- * those the issuer has passed over: a later request (by creation) of the same coupon is decided
- * already, so this one's event was dead-lettered or lost, not queued. A backlog is never rejected
- * by the clock, and FCFS order stays exact. Runs under the same coupon row lock as issuance
- * (taken with `skip locked`, in id order: a coupon being issued is swept next round), so several
- * issuer instances may sweep at once. Returns how many requests it rejected.
+ * those the issuer has passed over: it saw the request's record (dead-lettered it, recorded with
+ * its offset in `dead_letter_log`) and has since decided a record of the same coupon at a later
+ * offset of that partition (the coupon's mark, `decided_offset`). The log order is the commit
+ * order, so this never rejects a request whose record is still queued behind the mark or not yet
+ * relayed, however old it is by the clock: a backlog is never rejected by the clock, and FCFS
+ * order stays exact. Runs under the same coupon row lock as issuance (taken with `skip locked`,
+ * in id order: a coupon being issued is swept next round), so several issuer instances may sweep
+ * at once. Returns how many requests it rejected.
  */
 export async function sweepPassedOverRequests(
   sql: Sql,
@@ -155,9 +173,9 @@ export async function sweepPassedOverRequests(
   const overdue = sql`
     r.status = 'PENDING' and r.created_at < now() - make_interval(secs => ${deadlineMs / 1000})
     and exists (
-      select 1 from coupon_requests later
-      where later.coupon_id = r.coupon_id and later.status <> 'PENDING'
-        and later.created_at > r.created_at)`;
+      select 1 from dead_letter_log d join coupons c on c.id = r.coupon_id
+      where d.consumer_group = 'coupon-issuer' and d.event_id = r.event_id
+        and d.partition = c.decided_partition and d."offset" < c.decided_offset)`;
   return await sql.begin(async (tx) => {
     const candidates = await tx<{ coupon_id: string }[]>`
       select distinct r.coupon_id from coupon_requests r where ${overdue} limit ${batch}`;

@@ -5,6 +5,7 @@
  */
 export { heldCouponDiscount } from "./store.ts";
 export { couponRoutes } from "./routes.ts";
+export { COUPON_REQUEST_DECIDED } from "./store.ts";
 export { registerCouponMetrics } from "./metrics.ts";
 export { couponIssuer } from "./issuer.ts";
 export { couponRedeemer } from "./redeemer.ts";

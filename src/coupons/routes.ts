@@ -16,8 +16,16 @@ import {
   requireJson,
   router,
 } from "../platform/http/router.ts";
+import type { TokenPolicy } from "../platform/http/auth.ts";
+import type { Notifications } from "../platform/notifications.ts";
+import {
+  preferenceAppliedHeader,
+  PreferHeaders,
+  readWithPreferredWait,
+} from "../platform/http/prefer_wait.ts";
 import {
   Coupon,
+  COUPON_REQUEST_DECIDED,
   CouponRequest,
   createCoupon,
   findCoupon,
@@ -31,12 +39,16 @@ import {
 const security = [{ bearer: [] }];
 const IdParam = z.object({ id: z.string() });
 
-export function couponRoutes(sql: Sql, jwtSecret: string) {
+/**
+ * `notifications`: the process's listener for decisions; without it `Prefer: wait` is not
+ * honoured (answered at once).
+ */
+export function couponRoutes(sql: Sql, tokens: TokenPolicy, notifications?: Notifications) {
   // One protected sub-app per path prefix the service owns: each is mounted under its prefix,
   // so its auth never meets a request outside it.
-  const coupons = protectedRouter(jwtSecret);
-  const requests = protectedRouter(jwtSecret);
-  const users = protectedRouter(jwtSecret);
+  const coupons = protectedRouter(tokens);
+  const requests = protectedRouter(tokens);
+  const users = protectedRouter(tokens);
 
   coupons.openapi(
     createRoute({
@@ -83,7 +95,7 @@ export function couponRoutes(sql: Sql, jwtSecret: string) {
       tags: ["coupons"],
       summary: "Ask for an FCFS coupon; the outcome arrives asynchronously",
       description: "202 with a PENDING request the first time; 200 with the same request after. " +
-        "Poll the Location until ISSUED or REJECTED.",
+        "GET the Location with `Prefer: wait=N` for the outcome (ISSUED or REJECTED).",
       security,
       request: { params: IdParam },
       responses: {
@@ -109,15 +121,27 @@ export function couponRoutes(sql: Sql, jwtSecret: string) {
       operationId: "getCouponRequest",
       tags: ["coupons"],
       summary: "The status of one of my coupon requests",
+      description: "With `Prefer: wait=N`, answers as soon as the request is ISSUED or " +
+        "REJECTED, or after N seconds (at most 30) while it is still PENDING.",
       security,
-      request: { params: IdParam },
-      responses: { 200: json(CouponRequest, "The request"), ...problems(401, 404) },
+      request: { params: IdParam, headers: PreferHeaders },
+      responses: {
+        200: { ...json(CouponRequest, "The request"), headers: preferenceAppliedHeader },
+        ...problems(401, 404),
+      },
     }),
     async (c) => {
       const id = pathId(c.req.valid("param").id, "Coupon request");
-      const request = await findRequest(sql, id, c.get("user").id);
+      const userId = c.get("user").id;
+      const { row: request, headers } = await readWithPreferredWait(c, {
+        notifications,
+        channel: COUPON_REQUEST_DECIDED,
+        id,
+        read: () => findRequest(sql, id, userId),
+        isPending: (r) => r.status === "PENDING",
+      });
       if (!request) throw new HttpProblem(404, "Coupon request not found");
-      return c.json(request, 200);
+      return c.json(request, 200, headers);
     },
   );
 

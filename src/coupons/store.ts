@@ -90,7 +90,8 @@ export async function findCoupon(sql: Sql, id: string): Promise<Coupon | undefin
  * Returns undefined when the coupon does not exist.
  *
  * The request row and its outbox row are one statement (a data-modifying CTE), so one round
- * trip and one implicit transaction: both or neither. This is the hottest write path.
+ * trip and one implicit transaction: both or neither. This is the hottest write path. The row
+ * keeps its event's id: the issuer's deadline sweep finds the request's record in the log by it.
  */
 export async function requestIssue(
   sql: Sql | Tx,
@@ -109,8 +110,8 @@ export async function requestIssue(
   // then inserts nothing.
   const [{ created }] = await sql<{ created: boolean }[]>`
     with req as (
-      insert into coupon_requests (id, coupon_id, user_id)
-      select ${id}, c.id, ${userId} from coupons c where c.id = ${couponId}
+      insert into coupon_requests (id, coupon_id, user_id, event_id)
+      select ${id}, c.id, ${userId}, ${events.ids[0]} from coupons c where c.id = ${couponId}
       on conflict (coupon_id, user_id) do nothing
       returning id
     ), events as (${events.query})
@@ -122,6 +123,12 @@ export async function requestIssue(
     where coupon_id = ${couponId} and user_id = ${userId}`;
   return existing ? { request: fromRow<CouponRequest>(existing), created: false } : undefined;
 }
+
+/**
+ * The channel a request's decision (PENDING to ISSUED or REJECTED) is notified on, with the
+ * request's id as payload: migrations/0013_decision_notify.sql's trigger.
+ */
+export const COUPON_REQUEST_DECIDED = "coupon_request_decided";
 
 /** A request, only if it belongs to `userId`. */
 export async function findRequest(

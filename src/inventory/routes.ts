@@ -13,12 +13,13 @@ import {
   requireJson,
   router,
 } from "../platform/http/router.ts";
+import type { TokenPolicy } from "../platform/http/auth.ts";
 import { createProduct, findProduct, NewProduct, Product } from "./store.ts";
 
 const security = [{ bearer: [] }];
 
-export function productRoutes(sql: Sql, jwtSecret: string) {
-  const products = protectedRouter(jwtSecret);
+export function productRoutes(sql: Sql, tokens: TokenPolicy) {
+  const products = protectedRouter(tokens);
 
   products.openapi(
     createRoute({

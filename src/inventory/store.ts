@@ -52,3 +52,14 @@ export async function currentPrices(sql: Sql | Tx, ids: string[]): Promise<Map<s
     select id, price from products where id = any(${ids}::uuid[])`;
   return new Map(rows.map((r) => [r.id, r.price]));
 }
+
+/**
+ * The name of each of `ids` that exists. Called by the best-sellers route at read time (as the
+ * API's role), so a projection keeps no copy of the catalog.
+ */
+export async function productNames(sql: Sql | Tx, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<{ id: string; name: string }[]>`
+    select id, name from products where id = any(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

@@ -6,19 +6,27 @@
  *
  * `--cluster` (or STACK_PROFILE=cluster): the cluster profile of the stack (3 Kafka nodes, 2
  * Connect workers, RF 3). `--replicas N` (default 1): N instances of each consumer group; Kafka
- * spreads each group's partitions across its instances.
+ * spreads each group's partitions across its instances. Instance i (from 0) runs with
+ * WORKER_INSTANCE=i: a static member of its group.
  */
 import { parseArgs } from "node:util";
 import { components, profileOrder, STACK_DIR } from "../../stack/components.ts";
 import { commandProfile, down, up } from "../../stack/cli.ts";
 import { setup } from "../system_setup.ts";
-import { WORKER_PORTS, WORKERS } from "../workers.ts";
+import { SERVICES, WORKER_PORTS, WORKERS } from "../workers.ts";
+import { API_ROLE, OPS_ROLE } from "../roles.ts";
 import { issueToken } from "../platform/http/auth.ts";
+import { parseConfig } from "../platform/config.ts";
+import { listenPorts, permissionFlags, type ProcessKind } from "../platform/permissions.ts";
 
 interface Child {
   name: string;
+  kind: ProcessKind;
+  /** The file and its arguments; `deno run` and the permission flags come first. */
   args: string[];
   env?: Record<string, string>;
+  /** The database roles it logs in as (its Deno permissions read their local passwords). */
+  roles: string[];
 }
 
 const { values: flags } = parseArgs({
@@ -42,12 +50,21 @@ const opsPort = (w: string, i: number) => WORKER_PORTS[w] + 100 * i;
 
 /** The processes of the system; each is also runnable alone (`deno task api`, `worker <name>`). */
 const CHILDREN: Child[] = [
-  { name: "api", args: ["run", "-A", new URL("./api.ts", import.meta.url).pathname] },
+  {
+    name: "api",
+    kind: "api",
+    args: [new URL("./api.ts", import.meta.url).pathname],
+    roles: [API_ROLE, OPS_ROLE],
+  },
   ...WORKERS.flatMap((w) =>
     Array.from({ length: replicas }, (_, i) => ({
       name: replicas > 1 ? `${w}#${i + 1}` : w,
-      args: ["run", "-A", new URL("./worker.ts", import.meta.url).pathname, w],
-      env: { WORKER_PORT: String(opsPort(w, i)) },
+      kind: "worker" as const,
+      args: [new URL("./worker.ts", import.meta.url).pathname, w],
+      roles: [SERVICES[w].role],
+      // A stable index per instance: each is the static member `<group>-<i>` of its group, so
+      // a restarted instance gets its partitions back without rebalancing the others.
+      env: { WORKER_PORT: String(opsPort(w, i)), WORKER_INSTANCE: String(i) },
     }))
   ),
 ];
@@ -93,9 +110,14 @@ await setup();
 env.WORKER_OPS_URLS ??= WORKERS.map((w) => `${w}=http://127.0.0.1:${opsPort(w, 0)}`).join(",");
 
 const procs = CHILDREN.map((c) => {
+  // Each child runs with the permissions `deno task api` or `worker` gives it, computed from the
+  // configuration it gets (src/platform/permissions.ts).
+  const childEnv = { ...env, ...c.env };
+  const childCfg = parseConfig(childEnv);
+  const flags = permissionFlags(c.kind, childCfg, listenPorts(c.kind, childCfg), c.roles);
   const p = new Deno.Command(Deno.execPath(), {
-    args: c.args,
-    env: { ...env, ...c.env },
+    args: ["run", ...flags, ...c.args],
+    env: childEnv,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -128,11 +150,20 @@ for (const { name, p } of procs) {
 }
 const port = env.PORT ?? 8080;
 // The token rides in the fragment, which the browser never sends to the server (nor to a log).
-const consoleToken = issueToken(env.AUTH_JWT_SECRET, "dev-console", { admin: true });
+// As `deno task token` makes them: the API requires the configured issuer, audience, lifetime.
+const cfg = parseConfig(env);
+const consoleToken = issueToken(env.AUTH_JWT_SECRET, "dev-console", {
+  admin: true,
+  ttlSeconds: Math.min(24 * 3600, cfg.authJwtMaxLifetimeS),
+  issuer: cfg.authJwtIssuer,
+  audience: cfg.authJwtAudience,
+});
 console.log(
   `system running (${profile} stack): api on :${port}, workers ${WORKERS.join(", ")}` +
     `${replicas > 1 ? ` x ${replicas} instances each` : ""}; ` +
     "tokens: deno task token <sub> [--admin]; Ctrl-C stops it\n" +
     `ops console: http://localhost:${port}/ops#token=${consoleToken}\n` +
+    `metrics:     http://localhost:${cfg.apiOpsPort}/metrics (api), ` +
+    `${WORKERS.map((w) => `:${opsPort(w, 0)}`).join(" ")} (workers)\n` +
     `API docs:    http://localhost:${port}/docs`,
 );

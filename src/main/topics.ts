@@ -1,7 +1,8 @@
-/** `deno task topics`: creates every system topic and its DLQ (idempotent). */
+/** `deno task topics`: creates every system topic and its DLQ, applies the ACL table (idempotent). */
 import { config } from "../platform/config.ts";
 import { setLogLevel } from "../platform/log.ts";
-import { createSystemTopics } from "../system_topics.ts";
+import { applyAcls, createSystemTopics } from "../system_topics.ts";
 
 setLogLevel(config().logLevel);
 await createSystemTopics();
+await applyAcls();

@@ -13,11 +13,15 @@ import consoleCss from "./client/console.css" with { type: "text" };
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
-export const OPS_ASSETS: Record<string, { body: string; type: string }> = {
-  "uPlot.iife.min.js": { body: uplotJs, type: JS },
-  "uPlot.min.css": { body: uplotCss, type: CSS },
-  "common.js": { body: commonJs, type: JS },
-  "console.js": { body: consoleJs, type: JS },
-  "timeline.js": { body: timelineJs, type: JS },
-  "console.css": { body: consoleCss, type: CSS },
-};
+/**
+ * By file name. A Map, not an object: the name comes from the URL, and an object lookup would also
+ * find inherited properties (`toString`, `constructor`, `__proto__`), which once answered 500.
+ */
+export const OPS_ASSETS: ReadonlyMap<string, { body: string; type: string }> = new Map([
+  ["uPlot.iife.min.js", { body: uplotJs, type: JS }],
+  ["uPlot.min.css", { body: uplotCss, type: CSS }],
+  ["common.js", { body: commonJs, type: JS }],
+  ["console.js", { body: consoleJs, type: JS }],
+  ["timeline.js", { body: timelineJs, type: JS }],
+  ["console.css", { body: consoleCss, type: CSS }],
+]);

@@ -79,7 +79,7 @@ export async function commitToConsumeP99(sql: Sql, group: string): Promise<numbe
              as p99
     from (select event_id, processed_at from inbox where consumer_group = ${group}
           order by event_id desc limit 1000) i
-    join outbox o on o.id = i.event_id
+    join outbox o on o.id = i.event_id and o.replayed_from = '' -- one row per event
     where i.processed_at > now() - interval '60 seconds'`;
   return r?.p99 ?? null;
 }

@@ -6,7 +6,7 @@
  * Rates (events/s, records/s) are the difference between this snapshot and the previous one.
  */
 import type { Sql } from "../platform/db.ts";
-import { type Admin, type Kafka, kafkaClient } from "../platform/kafka.ts";
+import { type Admin, type Kafka, type KafkaAccess, kafkaClient } from "../platform/kafka.ts";
 import type { Logger } from "../platform/log.ts";
 import { AGGREGATE_TYPES, dlqTopicFor, topicFor } from "../events/topics.ts";
 import { connectorStatus } from "../../relay/register.ts";
@@ -26,7 +26,8 @@ import { scrapeWorker, type WorkerCounters } from "./worker_scrape.ts";
 export interface OpsOptions {
   sql: Sql;
   log: Logger;
-  kafkaBrokers: string[];
+  /** Kafka and the ops console's login (principal `ops`: src/kafka_acls.ts). */
+  kafka: KafkaAccess;
   connectUrl: string;
   /** Worker ops URLs by worker name (WORKER_OPS_URLS); may be empty. */
   workerOpsUrls: Record<string, string>;
@@ -78,7 +79,10 @@ export class OpsCollector {
   #previous: { at: number; relayEnd: number; committed: Record<string, number> } | undefined;
 
   constructor(private opts: OpsOptions) {
-    this.kafka = kafkaClient(opts.kafkaBrokers, "api-ops", { silent: true, retries: 1 });
+    this.kafka = kafkaClient(opts.kafka, "api-ops", {
+      silent: true,
+      retries: 1,
+    });
     this.#admin = this.kafka.admin();
     this.deadLetters = new DeadLetterCache(this.kafka, opts.sql, opts.log);
   }

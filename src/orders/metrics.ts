@@ -35,7 +35,21 @@ const oldestPending = dbGauge({
   gauge.set(r.age ?? 0);
 });
 
-export function registerOrderMetrics(sql: Sql): void {
+/**
+ * The deadline in force, beside the oldest PENDING order's age: an alert compares the two. Made
+ * on registration, not on import: the workers load this module too (through the service's entry),
+ * and an unlabelled gauge is served as 0 from its creation on.
+ */
+let deadline: client.Gauge | undefined;
+
+export function registerOrderMetrics(sql: Sql, orderDeadlineMs: number): void {
+  deadline ??= new client.Gauge({
+    name: "orders_deadline_seconds",
+    help: "How long an order may stay PENDING before the deadline sweep cancels it " +
+      "(ORDER_DEADLINE_MS)",
+    registers: [registry],
+  });
+  deadline.set(orderDeadlineMs / 1000);
   ordersByState(sql);
   oldestPending(sql);
 }

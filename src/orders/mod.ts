@@ -3,5 +3,6 @@
  * steps) are in the `orders` schema and nobody else's SQL names them.
  */
 export { orderRoutes } from "./routes.ts";
+export { ORDER_DECIDED } from "./store.ts";
 export { registerOrderMetrics } from "./metrics.ts";
 export { orderSaga } from "./saga.ts";

@@ -16,7 +16,22 @@ import {
   requireJson,
   router,
 } from "../platform/http/router.ts";
-import { findOrder, listOrders, NewOrder, Order, PlacedOrder, placeOrder } from "./store.ts";
+import type { TokenPolicy } from "../platform/http/auth.ts";
+import type { Notifications } from "../platform/notifications.ts";
+import {
+  preferenceAppliedHeader,
+  PreferHeaders,
+  readWithPreferredWait,
+} from "../platform/http/prefer_wait.ts";
+import {
+  findOrder,
+  listOrders,
+  NewOrder,
+  Order,
+  ORDER_DECIDED,
+  PlacedOrder,
+  placeOrder,
+} from "./store.ts";
 
 const security = [{ bearer: [] }];
 
@@ -25,9 +40,17 @@ const ListQuery = z.strictObject({
   cursor: z.uuid().optional(),
 });
 
-/** `deadlineMs`: ORDER_DEADLINE_MS, how long a new order may stay PENDING. */
-export function orderRoutes(sql: Sql, jwtSecret: string, deadlineMs: number) {
-  const orders = protectedRouter(jwtSecret);
+/**
+ * `deadlineMs`: ORDER_DEADLINE_MS, how long a new order may stay PENDING. `notifications`: the
+ * process's listener for decisions; without it `Prefer: wait` is not honoured (answered at once).
+ */
+export function orderRoutes(
+  sql: Sql,
+  tokens: TokenPolicy,
+  deadlineMs: number,
+  notifications?: Notifications,
+) {
+  const orders = protectedRouter(tokens);
 
   orders.openapi(
     createRoute({
@@ -43,7 +66,7 @@ export function orderRoutes(sql: Sql, jwtSecret: string, deadlineMs: number) {
         headers: z.object({ "idempotency-key": z.string().optional() }),
       },
       responses: {
-        202: json(PlacedOrder, "Accepted, PENDING; poll the Location"),
+        202: json(PlacedOrder, "Accepted, PENDING; GET the Location with `Prefer: wait=N`"),
         ...problems(400, 401, 413, 415, 422),
       },
     }),
@@ -74,15 +97,27 @@ export function orderRoutes(sql: Sql, jwtSecret: string, deadlineMs: number) {
       operationId: "getOrder",
       tags: ["orders"],
       summary: "One of my orders",
+      description: "With `Prefer: wait=N`, answers as soon as the order is CONFIRMED or " +
+        "CANCELLED, or after N seconds (at most 30) while it is still PENDING.",
       security,
-      request: { params: z.object({ id: z.string() }) },
-      responses: { 200: json(Order, "The order"), ...problems(401, 404) },
+      request: { params: z.object({ id: z.string() }), headers: PreferHeaders },
+      responses: {
+        200: { ...json(Order, "The order"), headers: preferenceAppliedHeader },
+        ...problems(401, 404),
+      },
     }),
     async (c) => {
       const id = pathId(c.req.valid("param").id, "Order");
-      const order = await findOrder(sql, id, c.get("user").id);
+      const userId = c.get("user").id;
+      const { row: order, headers } = await readWithPreferredWait(c, {
+        notifications,
+        channel: ORDER_DECIDED,
+        id,
+        read: () => findOrder(sql, id, userId),
+        isPending: (o) => o.status === "PENDING",
+      });
       if (!order) throw new HttpProblem(404, "Order not found");
-      return c.json(order, 200);
+      return c.json(order, 200, headers);
     },
   );
 

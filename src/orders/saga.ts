@@ -6,12 +6,16 @@
  * lock serialises them. An order still PENDING at its deadline is cancelled with TIMEOUT by a
  * sweep (`sweepOverdueOrders`); a reply that arrives after that only records its step, and the
  * participant undoes its own work on OrderCancelled like for any other cancellation.
+ *
+ * A run of replies is decided set-based: one statement reads and locks its orders with their
+ * steps, in id order; every reply is then decided in memory in offset order; one statement
+ * writes the new steps, the decided orders and the outbox events.
  */
 import type { Sql, Tx } from "../platform/db.ts";
-import { defineService } from "../platform/service.ts";
+import { defineService, eventLog } from "../platform/service.ts";
 import type { Logger } from "../platform/log.ts";
-import { type Event, EVENTS } from "../events/catalog.ts";
-import { publish } from "../events/publish.ts";
+import { CancelReason, type Event, EVENTS } from "../events/catalog.ts";
+import { publish, type Publishable, publishQuery } from "../events/publish.ts";
 import { childTraceparent } from "../platform/trace.ts";
 import { orderTimeouts } from "./metrics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
@@ -32,52 +36,154 @@ type Reply =
   | "PaymentCompleted"
   | "PaymentFailed";
 
-function reply(step: Step, ok: boolean) {
-  return async (tx: Tx, event: Event<Reply>, log: Logger): Promise<void> => {
+const STEP_OF: Record<Reply, { step: Step; ok: boolean }> = {
+  InventoryReserved: { step: "inventory", ok: true },
+  InventoryRejected: { step: "inventory", ok: false },
+  CouponRedeemed: { step: "coupon", ok: true },
+  CouponRedemptionRejected: { step: "coupon", ok: false },
+  PaymentCompleted: { step: "payment", ok: true },
+  PaymentFailed: { step: "payment", ok: false },
+};
+
+type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+
+interface SagaOrder {
+  status: OrderStatus;
+  userId: string;
+  userCouponId: string | null;
+  cancelReason: CancelReason | null;
+  /** Each step's first reply: a later copy of a step changes nothing. */
+  steps: Map<Step, { ok: boolean; reason: string | null }>;
+}
+
+/** What a run leaves: the rows it changed and the events it publishes, in offset order. */
+export interface SagaChanges {
+  /** Orders decided by the run. */
+  orders: Map<string, SagaOrder>;
+  /** Steps first recorded by the run. */
+  steps: { orderId: string; step: Step; ok: boolean; reason: string | null }[];
+  events: Publishable[];
+}
+
+/**
+ * Decides a run of replies in offset order against `orders` (every order the run replies to),
+ * which it updates as it goes. Pure but for metrics and logs.
+ */
+export function decideOrders(
+  orders: Map<string, SagaOrder>,
+  events: Event<Reply>[],
+  log: Logger,
+): SagaChanges {
+  const out: SagaChanges = { orders: new Map(), steps: [], events: [] };
+  for (const event of events) {
+    const elog = eventLog(log, event);
+    const { step, ok } = STEP_OF[event.type];
     const { orderId } = event.payload;
-    const reason = "reason" in event.payload ? event.payload.reason : undefined;
-    const [order] = await tx<{ status: string; user_id: string; user_coupon_id: string | null }[]>`
-      select status, user_id, user_coupon_id from orders where id = ${orderId}`;
+    const reason = "reason" in event.payload ? event.payload.reason : null;
+    const order = orders.get(orderId);
     if (!order) throw new NotVisibleYet(`order ${orderId} not found`);
-    await tx`
-      insert into order_steps (order_id, step, ok, reason)
-      values (${orderId}, ${step}, ${ok}, ${reason ?? null})
-      on conflict (order_id, step) do nothing`;
+    if (!order.steps.has(step)) {
+      order.steps.set(step, { ok, reason });
+      out.steps.push({ orderId, step, ok, reason });
+    }
     if (order.status !== "PENDING") {
       // Decided already (e.g. timed out): participants compensate on their own.
       consumerMetrics.late.inc({ group: "order-saga", type: event.type, why: "decided" });
-      return;
+      continue;
     }
-
     if (!ok) {
-      await tx`
-        update orders set status = 'CANCELLED', cancel_reason = ${reason!}, updated_at = now()
-        where id = ${orderId}`;
-      await publish(tx, [{
+      order.status = "CANCELLED";
+      order.cancelReason = reason as CancelReason;
+      out.orders.set(orderId, order);
+      out.events.push({
         type: "OrderCancelled",
         payload: {
           orderId,
-          userId: order.user_id,
-          userCouponId: order.user_coupon_id,
-          reason: reason!,
+          userId: order.userId,
+          userCouponId: order.userCouponId,
+          reason: reason as CancelReason,
         },
-      }], event.traceparent);
-      log.info("order cancelled", { orderId, reason, step });
-      return;
+        traceparent: event.traceparent ?? null,
+      });
+      elog.info("order cancelled", { orderId, reason, step });
+      continue;
     }
-    const required = requiredSteps(order.user_coupon_id !== null);
-    const steps = await tx<{ step: Step; ok: boolean }[]>`
-      select step, ok from order_steps where order_id = ${orderId}`;
-    const succeeded = new Set(steps.filter((s) => s.ok).map((s) => s.step));
-    if (!required.every((s) => succeeded.has(s))) return;
-    await tx`update orders set status = 'CONFIRMED', updated_at = now() where id = ${orderId}`;
-    await publish(
-      tx,
-      [{ type: "OrderConfirmed", payload: { orderId, userId: order.user_id } }],
-      event.traceparent,
-    );
-    log.info("order confirmed", { orderId });
-  };
+    const required = requiredSteps(order.userCouponId !== null);
+    if (!required.every((s) => order.steps.get(s)?.ok)) continue;
+    order.status = "CONFIRMED";
+    out.orders.set(orderId, order);
+    out.events.push({
+      type: "OrderConfirmed",
+      payload: { orderId, userId: order.userId },
+      traceparent: event.traceparent ?? null,
+    });
+    elog.info("order confirmed", { orderId });
+  }
+  return out;
+}
+
+/**
+ * Reads and locks every order the run replies to, in one statement in id order (replies of one
+ * order arrive on three topics at once, and this lock serialises them without deadlocks), then
+ * their steps. The steps are a second statement on purpose: its snapshot is taken once the locks
+ * are held, so it sees the steps a run that held an order's lock before committed.
+ */
+async function readOrders(tx: Tx, events: Event<Reply>[]): Promise<Map<string, SagaOrder>> {
+  const ids = [...new Set(events.map((e) => e.payload.orderId))];
+  const rows = await tx<{
+    id: string;
+    status: OrderStatus;
+    user_id: string;
+    user_coupon_id: string | null;
+    cancel_reason: CancelReason | null;
+  }[]>`
+    select id, status, user_id, user_coupon_id, cancel_reason
+    from orders where id = any(${ids}::uuid[]) order by id
+    for no key update`;
+  const orders = new Map<string, SagaOrder>(rows.map((r) => [r.id, {
+    status: r.status,
+    userId: r.user_id,
+    userCouponId: r.user_coupon_id,
+    cancelReason: r.cancel_reason,
+    steps: new Map(),
+  }]));
+  if (orders.size === 0) return orders;
+  const steps = await tx<{ order_id: string; step: Step; ok: boolean; reason: string | null }[]>`
+    select order_id, step, ok, reason from order_steps where order_id = any(${[
+    ...orders.keys(),
+  ]}::uuid[])`;
+  for (const s of steps) orders.get(s.order_id)!.steps.set(s.step, { ok: s.ok, reason: s.reason });
+  return orders;
+}
+
+/** One statement: the steps first seen, the orders decided and the run's events. */
+async function writeOrders(tx: Tx, changes: SagaChanges): Promise<void> {
+  const orders = [...changes.orders];
+  const { steps } = changes;
+  if (orders.length === 0 && steps.length === 0 && changes.events.length === 0) return;
+  const events = publishQuery(tx, changes.events);
+  await tx`
+    with steps as (
+      insert into order_steps (order_id, step, ok, reason)
+      select * from unnest(${steps.map((s) => s.orderId)}::uuid[], ${
+    steps.map((s) => s.step)
+  }::text[],
+                           ${steps.map((s) => String(s.ok))}::text[]::bool[], ${
+    steps.map((s) => s.reason)
+  }::text[])
+      on conflict (order_id, step) do nothing
+    ), decided as (
+      update orders o set status = v.status, cancel_reason = v.cancel_reason, updated_at = now()
+      from unnest(${orders.map(([id]) => id)}::uuid[], ${orders.map(([, o]) => o.status)}::text[],
+                  ${orders.map(([, o]) => o.cancelReason)}::text[])
+        as v(id, status, cancel_reason)
+      where o.id = v.id
+    )
+    ${events.query}`;
+}
+
+async function applyRun(tx: Tx, events: Event<Reply>[], log: Logger): Promise<void> {
+  await writeOrders(tx, decideOrders(await readOrders(tx, events), events, log));
 }
 
 /**
@@ -130,28 +236,12 @@ export async function sweepOverdueOrders(sql: Sql, log: Logger, batch = 500): Pr
   });
 }
 
-/**
- * Locks every order the run replies to, in one statement in id order: replies of one order
- * arrive on three topics at once, and this lock serialises them without deadlocks.
- */
-async function lockOrders(tx: Tx, events: Event<Reply>[]): Promise<void> {
-  const ids = [...new Set(events.map((e) => e.payload.orderId))];
-  await tx`select 1 from orders where id = any(${ids}::uuid[]) order by id for no key update`;
-}
-
 export const orderSaga = defineService(EVENTS, {
   group: "order-saga",
   role: "shop_order_saga",
   topics: [topicFor("inventory"), topicFor("coupon-redemption"), topicFor("payment")],
-  lock: lockOrders,
-  handlers: {
-    InventoryReserved: reply("inventory", true),
-    InventoryRejected: reply("inventory", false),
-    CouponRedeemed: reply("coupon", true),
-    CouponRedemptionRejected: reply("coupon", false),
-    PaymentCompleted: reply("payment", true),
-    PaymentFailed: reply("payment", false),
-  },
+  types: Object.keys(STEP_OF) as Reply[],
+  apply: applyRun,
   // A tenth of the deadline (100 ms .. 1 s): an order is cancelled at most that late.
   jobs: (sql, cfg, log) => [{
     name: "order deadline sweep",

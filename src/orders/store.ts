@@ -53,9 +53,10 @@ export type PlacedOrder = z.infer<typeof PlacedOrder>;
  * The reads before it need no transaction with it: prices are a snapshot by definition, and a
  * user coupon never changes owner. Given a transaction (`tx`), everything runs inside it.
  *
- * The order's deadline (`deadlineMs` from now) is stored with it and carried by OrderCreated:
- * the saga cancels it with TIMEOUT if it is still PENDING then, and a participant that meets the
- * event after it skips its step. Both compare the one stored instant with the database clock.
+ * The order's deadline (`deadlineMs` from now by the database's clock) is stored with it and
+ * carried by OrderCreated: the saga cancels it with TIMEOUT if it is still PENDING then, and a
+ * participant that meets the event after it skips its step. Both compare the one stored instant
+ * with the database clock.
  */
 export async function placeOrder(
   sql: Sql | Tx,
@@ -93,17 +94,31 @@ export async function placeOrder(
   }));
   const amounts = priceOrder(lines, discount);
   const orderId = uuidv7();
-  const deadlineAt = new Date(Date.now() + deadlineMs).toISOString();
-  const events = publishQuery(sql, [{
-    type: "OrderCreated",
-    payload: { orderId, userId, items: lines, userCouponId, ...amounts, deadlineAt },
-  }], trace);
+  // The deadline is the database's clock plus `deadlineMs`, taken in the insert itself: the
+  // sweep and the participants compare it with that clock, so the API host's clock (skewed, or
+  // a statement that waited) must not decide it. Milliseconds, so the stored instant and the
+  // event's `deadlineAt` (ISO, UTC) are the same value.
+  const deadline = sql`date_trunc('milliseconds', now() + make_interval(secs => ${
+    deadlineMs / 1000
+  }))`;
+  const events = publishQuery(
+    sql,
+    [{
+      type: "OrderCreated",
+      payload: { orderId, userId, items: lines, userCouponId, ...amounts },
+    }],
+    trace,
+    undefined,
+    sql`(select jsonb_build_object('deadlineAt',
+           to_char(deadline_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) from o)`,
+  );
   await sql`
     with o as (
       insert into orders (id, user_id, user_coupon_id, total_amount, discount_amount,
                           payment_amount, deadline_at, traceparent)
       values (${orderId}, ${userId}, ${userCouponId}, ${amounts.totalAmount},
-              ${amounts.discountAmount}, ${amounts.paymentAmount}, ${deadlineAt}, ${trace ?? null})
+              ${amounts.discountAmount}, ${amounts.paymentAmount}, ${deadline}, ${trace ?? null})
+      returning deadline_at
     ), items as (
       insert into order_items (order_id, position, product_id, quantity, unit_price)
       select ${orderId}, position, product_id, quantity, unit_price
@@ -114,6 +129,12 @@ export async function placeOrder(
     ${events.query}`;
   return { orderId, status: "PENDING" };
 }
+
+/**
+ * The channel an order's decision (PENDING to CONFIRMED or CANCELLED) is notified on, with the
+ * order's id as payload: migrations/0013_decision_notify.sql's trigger.
+ */
+export const ORDER_DECIDED = "order_decided";
 
 /** An order with its lines, only if it belongs to `userId`. */
 export async function findOrder(sql: Sql, orderId: string, userId: string) {

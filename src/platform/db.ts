@@ -2,6 +2,7 @@
  * The Postgres client. One pool per process; `sql.begin` marks every transaction in the code.
  */
 import postgres from "postgres";
+import { isLocalDatabase, withLocalPassword } from "./local_stack.ts";
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -11,14 +12,32 @@ export interface DbOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. @default "shop" */
   applicationName?: string;
+  /**
+   * The connections' `statement_timeout` (ms): the server cancels a statement running longer, and
+   * its transaction rolls back. @default none (the server's setting)
+   */
+  statementTimeoutMs?: number;
+  /**
+   * The connections' `idle_in_transaction_session_timeout` (ms): the server ends a session left
+   * idle inside a transaction this long, releasing its locks. @default none (the server's setting)
+   */
+  idleInTransactionTimeoutMs?: number;
+  /**
+   * A listening pool's handlers (`notifications.ts`): notifications as they arrive, and every
+   * close of a connection (its LISTENs are gone with it). Its connections are then kept until
+   * they break, never retired for their age, so no notification is lost to a planned reconnect.
+   */
+  onnotify?: (channel: string, payload: string) => void;
+  onclose?: () => void;
 }
 
 /**
  * Opens a pool to `url`. Notices are dropped (they are noise in JSON logs); connections are
- * opened lazily, so a process starts even while Postgres is briefly down.
+ * opened lazily, so a process starts even while Postgres is briefly down. A URL of the local stack
+ * without a password gets its user's from the stack's folder (`withLocalPassword`).
  */
 export function connect(url: string, options: DbOptions = {}): Sql {
-  return postgres(url, {
+  return postgres(withLocalPassword(url), {
     max: options.max ?? 10,
     // int8 (money, counts) as a JS number: every amount here stays far below 2^53.
     types: {
@@ -30,17 +49,32 @@ export function connect(url: string, options: DbOptions = {}): Sql {
       },
     },
     onnotice: () => {},
+    ...(options.onnotify ? { onnotify: options.onnotify, max_lifetime: null } : {}),
+    ...(options.onclose ? { onclose: options.onclose } : {}),
     // A connect that gets no answer (a restarting server behind a proxy, a hung host) fails
     // after 5 s instead of postgres.js's 30 s, so the caller's retry loop tries again sooner.
     connect_timeout: 5,
-    connection: { application_name: options.applicationName ?? "shop" },
+    // Between a failed connection and its next attempt: at most 250 ms. postgres.js' default grows
+    // with the pool's failed attempts (3^n / 100 s, up to 20 s): after a restart of a few seconds
+    // its connections, refused a dozen times while it was down, waited 2-20 s more before trying
+    // again (the fault table's Postgres rows; docs/faults.md). A refused connect costs nothing.
+    backoff: (retries: number) => Math.min(0.25, 0.02 * 2 ** retries),
+    // Startup parameters: they hold for every session of the pool, reconnects included.
+    connection: {
+      application_name: options.applicationName ?? "shop",
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs
+        ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
+        : {}),
+    },
   });
 }
 
 /**
  * `url` logging in as `role`: a service process never uses the owner's user of DATABASE_URL but
  * its own role, which can touch only what the service owns (migrations/0010_service_roles.sql).
- * The password is `password` if given, else the URL's.
+ * The password is `password` if given, else the URL's; for the local stack's Postgres the role's
+ * own from the stack's folder (`connect` fills it in), never the owner's of the URL.
  * @example
  * connect(databaseUrlAs(cfg.databaseUrl, "shop_payment", cfg.databasePassword));
  */
@@ -48,6 +82,7 @@ export function databaseUrlAs(url: string, role: string, password?: string): str
   const u = new URL(url);
   u.username = encodeURIComponent(role);
   if (password !== undefined) u.password = encodeURIComponent(password);
+  else if (isLocalDatabase(url)) u.password = "";
   return u.toString();
 }
 

@@ -26,6 +26,15 @@ export interface DeadLetterInput {
   errorMessage: string;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The record's `id` header if it is a UUID (the column is `uuid`), else undefined. */
+function idHeader(message: KafkaMessage): string | undefined {
+  const v = message.headers?.id;
+  const value = (Array.isArray(v) ? v[0] : v)?.toString();
+  return value !== undefined && UUID.test(value) ? value : undefined;
+}
+
 /** Headers of a dead letter: the record's own, plus where it came from and why it failed. */
 export function deadLetterHeaders(input: DeadLetterInput): Record<string, string | Buffer> {
   const headers: Record<string, string | Buffer> = {};
@@ -55,15 +64,18 @@ export async function deadLetterOnce(
   input: DeadLetterInput,
 ): Promise<boolean> {
   const { group, topic, partition, message } = input;
+  // A poison record (undecodable payload) may still carry a valid id header: recorded too, so
+  // the event's dead letter can be found by its id (e.g. the FCFS deadline sweep does).
+  const eventId = input.eventId ?? idHeader(message);
   const [row] = await sql<{ produced: boolean }[]>`
     insert into dead_letter_log (consumer_group, topic, partition, "offset", event_id, error_class)
-    values (${group}, ${topic}, ${partition}, ${message.offset}, ${input.eventId ?? null},
+    values (${group}, ${topic}, ${partition}, ${message.offset}, ${eventId ?? null},
             ${input.errorClass})
     on conflict (consumer_group, topic, partition, "offset")
       do update set error_class = excluded.error_class
     returning produced_at is not null as produced`;
   if (row.produced) return false;
-  await producer.send({
+  const [sent] = await producer.send({
     topic: dlqTopicFor(topic),
     acks: -1,
     // The origin partition: the DLQ has as many, and a dead letter stays beside its key's records.
@@ -74,8 +86,10 @@ export async function deadLetterOnce(
       headers: deadLetterHeaders(input),
     }],
   });
+  // Where it landed, so the dead letter can be read at once by its origin or event id
+  // (src/ops/dlq.ts) instead of searched for.
   await sql`
-    update dead_letter_log set produced_at = now()
+    update dead_letter_log set produced_at = now(), dlq_offset = ${sent?.baseOffset ?? null}
     where consumer_group = ${group} and topic = ${topic} and partition = ${partition}
       and "offset" = ${message.offset}`;
   return true;

@@ -129,12 +129,18 @@ export function classifyError(err: unknown): ErrorKind {
   return found ?? "data";
 }
 
-/**
- * Exponential backoff with full jitter: a random delay in [0, min(cap, 100 ms * 2^attempt)].
- * @example
- * await sleep(backoffMs(attempt, 5000));
- */
-export function backoffMs(attempt: number, capMs: number): number {
-  const ceiling = Math.min(capMs, 100 * 2 ** Math.min(attempt, 16));
-  return Math.round(Math.random() * ceiling);
+/** Which dependency a failure came from: what a paused partition waits for. */
+export type Dependency = "database" | "kafka";
+
+/** `kafka` when a kafkajs error is anywhere in `err`'s chain, else `database`. */
+export function dependencyOf(err: unknown): Dependency {
+  const seen = new Set<unknown>();
+  const visit = (e: unknown): boolean => {
+    if (e === null || typeof e !== "object" || seen.has(e)) return false;
+    seen.add(e);
+    const { name, cause, errors } = e as { name?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof name === "string" && name.startsWith("KafkaJS")) return true;
+    return visit(cause) || (Array.isArray(errors) && errors.some(visit));
+  };
+  return visit(err) ? "kafka" : "database";
 }

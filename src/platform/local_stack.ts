@@ -107,3 +107,80 @@ export function stackProfile(env: Record<string, string | undefined>): StackProf
 
 /** The single-node stack's addresses (the default profile). */
 export const LOCAL_STACK = localStack("single");
+
+/**
+ * The local stack's folder as the processes see it: STACK_DIR (absolute), else `<repo>/.stack`,
+ * like stack/components.ts (which also validates it; a bad value fails there first).
+ */
+export function localStackDir(): string {
+  const raw = Deno.env.get("STACK_DIR") ?? "";
+  if (raw === "") return new URL("../../.stack", import.meta.url).pathname;
+  return raw.replace(/\/+$/, "");
+}
+
+/**
+ * The local stack's Kafka credentials: one random password per principal, made once per stack
+ * folder by `stack:up` (stack/components.ts) and kept in this file (mode 0600). Processes that
+ * are given no KAFKA_USERNAME/KAFKA_PASSWORD read their own principal's password from it, so the
+ * local stack, the tests and CI need no setup; a deployment sets the variables instead.
+ */
+export const localKafkaUsersFile = (): string => `${localStackDir()}/kafka-users.json`;
+
+/**
+ * The local stack's password of `principal`, or undefined when the file or the entry is missing.
+ * Synchronous: it is read once, when a process builds its Kafka client.
+ */
+export function localKafkaPassword(principal: string): string | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(localKafkaUsersFile());
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  const users = JSON.parse(text) as Record<string, unknown>;
+  const password = users[principal];
+  return typeof password === "string" && password !== "" ? password : undefined;
+}
+
+/**
+ * The local stack's database passwords: one random password per role (the owner `shop`, every
+ * service role, the relay's), made once per stack folder by `stack:up` (stack/components.ts), one
+ * file per role (mode 0600) so that a process's Deno permissions can name its own file only.
+ * Postgres asks every role for its password (scram-sha-256, no `trust`): a local user who can
+ * reach the port cannot log in as the owner, nor a worker as another service. A deployment sets
+ * DATABASE_URL's password, DATABASE_PASSWORD and the others instead.
+ */
+export const localDatabasePasswordFile = (role: string): string =>
+  `${localStackDir()}/db-passwords/${role}`;
+
+/** The local stack's password of `role`, or undefined when its file is missing. */
+export function localDatabasePassword(role: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(localDatabasePasswordFile(role)).trim() || undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/** Whether `url` points at the local stack's Postgres (loopback, the stack's port). */
+export function isLocalDatabase(url: string): boolean {
+  const u = new URL(url);
+  return ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname) &&
+    Number(u.port || 5432) === LOCAL_PORTS.postgres;
+}
+
+/**
+ * `url` with the local stack's password of its user when it names none and points at the local
+ * stack's Postgres; any other URL unchanged. Every connection goes through it (src/platform/db.ts),
+ * so the local stack, the tests and CI need no password in any variable, as with Kafka's logins.
+ */
+export function withLocalPassword(url: string): string {
+  const u = new URL(url);
+  if (u.password !== "" || !isLocalDatabase(url)) return url;
+  const password = localDatabasePassword(decodeURIComponent(u.username || "postgres"));
+  if (password === undefined) return url;
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}

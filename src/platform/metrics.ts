@@ -2,6 +2,7 @@
 import client from "prom-client";
 import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
+import { everyRound, type Rounds } from "./rounds.ts";
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
@@ -79,6 +80,24 @@ export const consumerLag = new client.Gauge({
   registers: [registry],
 });
 
+/**
+ * 1 while a dependency a process can work without for a while answers, else 0 (the API's Kafka
+ * and relay): an alert's input, never the process's readiness.
+ */
+export const dependencyUp = new client.Gauge({
+  name: "dependency_up",
+  help: "1 if the dependency answered its last background check, else 0",
+  labelNames: ["dependency"] as const,
+  registers: [registry],
+});
+
+/** Restarts of the relay's FAILED connector or tasks asked of Connect (src/readiness.ts). */
+export const relayRestarts = new client.Counter({
+  name: "relay_restarts_total",
+  help: "Restarts of the relay's FAILED connector or tasks asked of Kafka Connect",
+  registers: [registry],
+});
+
 interface DbGauge {
   name: string;
   /** The connection this gauge is read from (set by `use`); undefined until then. */
@@ -130,12 +149,7 @@ export function dbGauge<L extends string = never>(
 }
 
 /** The background refresher of the `dbGauge` gauges; see `refreshDbGauges`. */
-export interface DbGaugeRefresher {
-  /** Resolves after the first round of reads (each succeeded or failed). */
-  readonly firstRound: Promise<void>;
-  /** Stops scheduling rounds; a round in flight finishes on its own. */
-  stop(): void;
-}
+export type DbGaugeRefresher = Rounds;
 
 let refreshAge: client.Gauge | undefined;
 
@@ -160,8 +174,6 @@ export function refreshDbGauges(
       this.set(lastSuccess === undefined ? NaN : (performance.now() - lastSuccess) / 1000);
     },
   });
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let failing = false;
   const round = async () => {
     const failures: string[] = [];
@@ -180,15 +192,5 @@ export function refreshDbGauges(
     } else if (failures.length === 0 && failing) log?.info("database gauges refreshed again");
     failing = failures.length > 0;
   };
-  const loop = async () => {
-    await round();
-    if (!stopped) timer = setTimeout(loop, intervalMs);
-  };
-  return {
-    firstRound: loop(),
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  return everyRound(round, intervalMs);
 }

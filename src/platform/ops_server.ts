@@ -16,16 +16,27 @@ export type Check = () => Promise<{ ok: boolean; detail?: string }>;
 /** What /health/ready says of one check: `ok`, `down` (failed or said not ok), `timeout`. */
 export type CheckStatus = "ok" | "down" | "timeout";
 
+/** A dependency's last known state, reported beside the checks without deciding readiness. */
+export interface Reported {
+  status: CheckStatus | "unknown";
+  detail?: string;
+  /** When this state was observed (ISO 8601). */
+  at?: string;
+}
+
 /**
  * GET /health/ready over named checks: 200 when all pass, else 503 with each check's status. A
  * check without an answer within `timeoutMs` is `timeout` (a hung dependency must not hang the
  * probe). The body carries states only: a failure's own message (a host name, a user, SQL) goes
- * to the log as a structured line, since the probe is unauthenticated.
+ * to the log as a structured line, since the probe is unauthenticated. `reported` adds
+ * dependencies the process works without for a while (the API without Kafka): their last known
+ * state is in the body under `reported`, and never makes the process unready.
  */
 export function readyHandler(
   checks: Record<string, Check>,
   timeoutMs = 2000,
   log: Logger = logger("readiness"),
+  reported?: () => Record<string, Reported>,
 ) {
   return async (c: Context) => {
     const results = await Promise.all(
@@ -59,7 +70,11 @@ export function readyHandler(
     const ok = results.every(([, r]) => r.status === "ok");
     if (!ok) c.header("retry-after", "5");
     return c.json(
-      { status: ok ? "ok" : "unavailable", checks: Object.fromEntries(results) },
+      {
+        status: ok ? "ok" : "unavailable",
+        checks: Object.fromEntries(results),
+        ...(reported ? { reported: reported() } : {}),
+      },
       ok ? 200 : 503,
     );
   };

@@ -71,9 +71,11 @@ export async function purgeOutbox(
     // comparison is null and deletes nothing. No `for update skip locked`: it needs UPDATE on the
     // outbox, which the API's role does not get; two instances purging at once only wait on
     // each other's deleted rows and skip them.
+    // By the row's key, not the event id alone: a dead-letter replay writes an event id again
+    // (`replayed_from`), and the young replay must not go with its old original.
     const rows = await sql`
-      delete from outbox where id in (
-        select o.id from outbox o
+      delete from outbox where (id, replayed_from) in (
+        select o.id, o.replayed_from from outbox o
         where o.created_at < (now() at time zone 'utc') - make_interval(secs => ${secs})
           and age(o.xmin) > (
             select age(r.catalog_xmin) from pg_replication_slots r

@@ -35,13 +35,17 @@ export interface Publisher<C extends EventCatalog> {
   /**
    * The insert `publish` runs, as a query the caller nests in a larger statement (a
    * data-modifying CTE: `with row as (insert ...), events as (${query}) select ...`). `onlyIf`,
-   * a SQL condition, makes it conditional (e.g. "the business row was inserted").
+   * a SQL condition, makes it conditional (e.g. "the business row was inserted"). `merge`, a
+   * `jsonb` SQL expression (it may read the statement's other CTEs), is merged into every
+   * payload: for values only the database decides in that statement (e.g. a deadline from its
+   * clock). Merged fields are the caller's to keep within the schema: they are not parsed.
    */
   publishQuery(
     sql: Tx | Sql,
     events: Publishable<C>[],
     traceparent?: string | null,
     onlyIf?: Fragment,
+    merge?: Fragment,
   ): { ids: string[]; query: Fragment };
 }
 
@@ -90,12 +94,13 @@ export function createPublisher<C extends EventCatalog>(catalog: C): Publisher<C
       return row;
     });
 
-  const publishQuery: Publisher<C>["publishQuery"] = (sql, events, traceparent, onlyIf) => {
+  const publishQuery: Publisher<C>["publishQuery"] = (sql, events, traceparent, onlyIf, merge) => {
     const rows = toRows(events, traceparent);
     const ids = rows.map(() => uuidv7());
     const query = sql`
       insert into outbox (id, aggregatetype, aggregateid, type, version, payload, traceparent)
-      select id, aggregatetype, aggregateid, type, version, payload::jsonb, traceparent
+      select id, aggregatetype, aggregateid, type, version,
+             ${merge ? sql`payload::jsonb || ${merge}` : sql`payload::jsonb`}, traceparent
       from unnest(
         ${ids}::uuid[], ${rows.map((r) => r.aggregateType)}::text[],
         ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.type)}::text[],

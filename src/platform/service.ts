@@ -39,6 +39,11 @@ export interface Service {
   catalog: EventCatalog;
   /** Event types this service applies; any other type on its topics is skipped. */
   types: readonly string[];
+  /**
+   * Events of its types it has no business with (e.g. an order without a coupon, for
+   * coupon-redeemer): skipped like other types, neither claimed in the inbox nor applied.
+   */
+  ignores?: (event: DecodedEvent) => boolean;
   apply: RunHandler;
   /**
    * Periodic jobs of this service beside consumption (e.g. deadline sweeps), run by the worker.
@@ -59,8 +64,10 @@ export interface EachEventSpec<C extends EventCatalog, T extends TypeOf<C>> exte
 
 /** A run handler that decides the whole run at once (set-based), for the types it names. */
 export interface EachRunSpec<C extends EventCatalog, T extends TypeOf<C>> extends ServiceBase {
+  // `types` alone decides `T`: `apply` is then checked against it.
   types: readonly T[];
-  apply: RunHandler<EventOf<C, T>>;
+  ignores?: (event: NoInfer<EventOf<C, T>>) => boolean;
+  apply: RunHandler<NoInfer<EventOf<C, T>>>;
 }
 
 /** A service applying events of `catalog` one by one, each type by its own handler. */
@@ -84,16 +91,18 @@ export function defineService(
     lock?: (tx: Tx, events: DecodedEvent[]) => Promise<void>;
     handlers?: Record<string, EventHandler>;
     types?: readonly string[];
+    ignores?: (event: DecodedEvent) => boolean;
     apply?: RunHandler;
   },
 ): Service {
-  const { group, role, topics, jobs, lock, handlers = {}, types, apply } = spec;
+  const { group, role, topics, jobs, lock, handlers = {}, types, ignores, apply } = spec;
   return {
     group,
     role,
     topics,
     jobs,
     catalog,
+    ignores,
     types: types ?? Object.keys(handlers),
     apply: apply ?? (async (tx, events, log) => {
       await lock?.(tx, events);
@@ -102,7 +111,8 @@ export function defineService(
   };
 }
 
-function eventLog(log: Logger, e: DecodedEvent): Logger {
+/** `log` with the event's context: its id, type, key and trace. */
+export function eventLog(log: Logger, e: DecodedEvent): Logger {
   return log.child({
     eventId: e.id,
     eventType: e.type,

@@ -47,3 +47,20 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * A sleep whose timer is kept in `timers` until it fires, so an owner that stops can clear every
+ * pending one (`for (const t of timers) clearTimeout(t)`); a cleared sleep never resolves.
+ */
+export function trackedSleep(
+  timers: Set<ReturnType<typeof setTimeout>>,
+  ms: number,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      resolve();
+    }, ms);
+    timers.add(t);
+  });
+}

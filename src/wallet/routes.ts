@@ -14,7 +14,8 @@ import {
   requireJson,
   router,
 } from "../platform/http/router.ts";
-import { balanceOf, charge, NewCharge, Wallet } from "./store.ts";
+import type { TokenPolicy } from "../platform/http/auth.ts";
+import { balanceOf, charge, DEFAULT_MAX_BALANCE, NewCharge, Wallet } from "./store.ts";
 
 const security = [{ bearer: [] }];
 const IdempotencyHeaders = z.object({
@@ -23,8 +24,9 @@ const IdempotencyHeaders = z.object({
   }),
 });
 
-export function walletRoutes(sql: Sql, jwtSecret: string) {
-  const wallet = protectedRouter(jwtSecret);
+/** `maxBalance`: WALLET_MAX_BALANCE, the most a wallet may hold after a charge. */
+export function walletRoutes(sql: Sql, tokens: TokenPolicy, maxBalance = DEFAULT_MAX_BALANCE) {
+  const wallet = protectedRouter(tokens);
 
   wallet.openapi(
     createRoute({
@@ -51,7 +53,7 @@ export function walletRoutes(sql: Sql, jwtSecret: string) {
         },
         async (tx) => ({
           status: 200,
-          body: await charge(tx, user.id, input, c.get("traceparent")),
+          body: await charge(tx, user.id, input, maxBalance, c.get("traceparent")),
         }),
       );
       return c.json(result.body, 200);

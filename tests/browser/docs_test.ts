@@ -22,7 +22,7 @@ Deno.test("browser: /docs renders the operations, no request leaves the API", re
     const text = await block!.evaluate((el) => el.textContent ?? "");
     assert.match(text, /POST\s*\/orders/);
     const blocks = await page.$$eval(".opblock", (els) => els.length);
-    assert.equal(blocks, 12, "every operation of the document is rendered");
+    assert.equal(blocks, 13, "every operation of the document is rendered");
     await browser.screenshot(page, "docs", { fullPage: true });
     assert.ok(requests.some((u) => u.endsWith("/openapi.json")), "the document was fetched");
     assert.deepEqual(foreignRequests(requests, api.url), []);

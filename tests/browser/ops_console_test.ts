@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { kafkaAccess, kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { PRINCIPALS } from "../../src/kafka_acls.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
@@ -103,7 +104,9 @@ Deno.test(
     await sys.workers.start("coupon-issuer");
     const api = await startApiProcess();
     const browser = await launchBrowser();
-    const producer = kafkaClient(cfg.kafkaBrokers, "tests-ops-dlq").producer(keyedProducer);
+    const producer = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-ops-dlq").producer(
+      keyedProducer,
+    );
     await producer.connect();
     try {
       const { page, requests } = await browser.page();

@@ -1,9 +1,10 @@
 /**
  * A typed client generated from the served /openapi.json (openapi-typescript's Node API) drives
  * the quick-start flow through openapi-fetch against the real API process and workers: admin
- * creates a product and a coupon, a user charges the wallet, requests the coupon, polls the
- * outcome and orders with it. The driver is type-checked against the generated types first, so
- * a document that drifts from what clients send (a renamed field, a missing operation) fails.
+ * creates a product and a coupon, a user charges the wallet, requests the coupon, waits for the
+ * outcome (`Prefer: wait`, a typed header of the client) and orders with it. The driver is
+ * type-checked against the generated types first, so a document that drifts from what clients
+ * send (a renamed field, a missing operation, the `Prefer` header) fails.
  */
 import assert from "node:assert/strict";
 import openapiTS, { astToString } from "openapi-typescript";
@@ -51,8 +52,13 @@ const asked = await user.POST("/coupons/{id}/issue-requests", {
 });
 if (!asked.data) throw new Error(\`issue request: \${JSON.stringify(asked.error)}\`);
 const requestId = asked.data.requestId;
+// Prefer: wait (a typed header of the generated client): each GET answers once decided.
+const applied: (string | null)[] = [];
 const issued = await poll("the coupon request to be decided", async () => {
-  const r = await user.GET("/coupon-requests/{id}", { params: { path: { id: requestId } } });
+  const r = await user.GET("/coupon-requests/{id}", {
+    params: { path: { id: requestId }, header: { prefer: "wait=10" } },
+  });
+  applied.push(r.response.headers.get("preference-applied"));
   return r.data && r.data.status !== "PENDING" ? r.data : undefined;
 });
 if (issued.status !== "ISSUED" || !issued.userCouponId) throw new Error(\`not issued: \${issued.status}\`);
@@ -62,13 +68,17 @@ const placed = await user.POST("/orders", {
 if (!placed.data) throw new Error(\`order: \${JSON.stringify(placed.error)}\`);
 const orderId = placed.data.orderId;
 const order = await poll("the order to settle", async () => {
-  const r = await user.GET("/orders/{id}", { params: { path: { id: orderId } } });
+  const r = await user.GET("/orders/{id}", {
+    params: { path: { id: orderId }, header: { prefer: "wait=10" } },
+  });
+  applied.push(r.response.headers.get("preference-applied"));
   return r.data && r.data.status !== "PENDING" ? r.data : undefined;
 });
 console.log(JSON.stringify({
   productId: product.data.id,
   couponId: coupon.data.id,
   requestStatus: issued.status,
+  applied: [...new Set(applied)],
   order: { id: order.orderId, status: order.status, discount: order.discountAmount, paid: order.paymentAmount },
 }));
 `;
@@ -116,6 +126,7 @@ Deno.test("generated client: the quick-start flow through openapi-fetch", real, 
     assert.ok(run.ok, `the driver ran:\n${run.stderr}`);
     const result = JSON.parse(run.stdout.trim().split("\n").pop()!);
     assert.equal(result.requestStatus, "ISSUED");
+    assert.deepEqual(result.applied, ["wait=10"], "every GET honoured Prefer: wait");
     assert.deepEqual(result.order, {
       id: result.order.id,
       status: "CONFIRMED",

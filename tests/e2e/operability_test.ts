@@ -3,11 +3,12 @@
  * that move by exactly the expected amounts; readiness with its dependencies; DLQ replay.
  */
 import assert from "node:assert/strict";
-import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { kafkaAccess, kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { PRINCIPALS } from "../../src/kafka_acls.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { uuidv7 } from "../../src/platform/uuidv7.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
+import { DeadLetterError, findDeadLetter, replayDeadLetters } from "../../src/ops/dlq.ts";
 import { cfg, real } from "../helpers/stack.ts";
 import { system } from "../helpers/system.ts";
 import { startApiProcess } from "../helpers/api_process.ts";
@@ -95,7 +96,9 @@ Deno.test("e2e operability: metrics move by exactly the expected amounts", {
 }, async () => {
   const sys = await system();
   const api = await startApiProcess();
-  const producer = kafkaClient(cfg.kafkaBrokers, "tests-metrics").producer(keyedProducer);
+  const producer = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-metrics").producer(
+    keyedProducer,
+  );
   await producer.connect();
   try {
     const issuer = `http://127.0.0.1:${sys.workers.port("coupon-issuer")}`;
@@ -107,7 +110,7 @@ Deno.test("e2e operability: metrics move by exactly the expected amounts", {
     const topic = topicFor("coupon-issue");
     const g = { group: "coupon-issuer", topic };
     const before = await scrape(issuer);
-    const apiBefore = await scrape(api.url);
+    const apiBefore = await scrape(api.opsUrl);
 
     const users = await Promise.all(Array.from({ length: 5 }, () => sys.user()));
     for (const u of users) {
@@ -172,7 +175,7 @@ Deno.test("e2e operability: metrics move by exactly the expected amounts", {
       "lag per partition",
     );
 
-    const apiAfter = await scrape(api.url);
+    const apiAfter = await scrape(api.opsUrl);
     const route = { method: "POST", route: "/coupons/:id/issue-requests", status: "202" };
     assert.equal(
       sample(apiAfter, "http_requests_total", route) -
@@ -198,10 +201,17 @@ Deno.test(
     const sys = await system();
     const api = await startApiProcess();
     try {
-      const ready = await (await fetch(`${api.url}/health/ready`)).json();
+      // Readiness is the database; Kafka and the relay are reported beside it once watched.
+      const ready = await waitFor(async () => {
+        const body = await (await fetch(`${api.url}/health/ready`)).json();
+        return body.reported?.relay?.status === "ok" && body.reported?.kafka?.status === "ok"
+          ? body
+          : undefined;
+      }, { timeoutMs: 20_000, what: "the API to report Kafka and the relay" });
       assert.equal(ready.status, "ok");
-      assert.deepEqual(Object.keys(ready.checks).sort(), ["database", "kafka", "relay"]);
-      assert.match(ready.checks.relay.detail, /connector RUNNING, tasks RUNNING/);
+      assert.deepEqual(Object.keys(ready.checks), ["database"]);
+      assert.match(ready.reported.relay.detail, /connector RUNNING, tasks RUNNING/);
+      assert.match(ready.reported.kafka.detail, /\d+ broker\(s\)/);
       const w = await fetch(`http://127.0.0.1:${sys.workers.port("payment")}/health/ready`);
       assert.equal(w.status, 200);
       assert.deepEqual((await w.json()).checks, {
@@ -220,11 +230,13 @@ Deno.test(
 );
 
 Deno.test(
-  "e2e operability: a dead letter replayed after the fix is applied once; again, a no-op",
+  "e2e operability: a dead letter replayed after the fix is applied once; again, refused",
   real,
   async () => {
     const sys = await system();
-    const producer = kafkaClient(cfg.kafkaBrokers, "tests-replay").producer(keyedProducer);
+    const producer = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-replay").producer(
+      keyedProducer,
+    );
     await producer.connect();
     try {
       const couponId = await sys.coupon({
@@ -246,9 +258,9 @@ Deno.test(
           headers: { id: eventId, eventType: "CouponIssueRequested", eventVersion: "1" },
         }],
       });
-      const kafka = kafkaClient(cfg.kafkaBrokers, "tests-dlq");
+      const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-dlq");
       const letter = await waitFor(
-        async () => (await listDeadLetters(kafka, topic)).find((d) => d.id === eventId),
+        () => findDeadLetter(kafka, topic, (d) => d.id === eventId),
         {
           timeoutMs: 30_000,
           what: "the record in the DLQ",
@@ -262,15 +274,18 @@ Deno.test(
       // The fix: the missing row appears. Replay by id: issued once.
       await sys
         .sql`insert into coupon_requests (id, coupon_id, user_id) values (${requestId}, ${couponId}, ${user.id})`;
-      const replayed = await replayDeadLetters(kafka, sys.sql, topic, [eventId]);
+      const replayed = await replayDeadLetters(sys.sql, [letter], "tests");
       assert.deepEqual(replayed.map((d) => d.id), [eventId]);
       await waitFor(async () => {
         const [r] = await sys.sql`select status from coupon_requests where id = ${requestId}`;
         return r.status === "ISSUED";
       }, { timeoutMs: 30_000, what: "the replayed request to be issued" });
 
-      // Replaying the same dead letter again changes nothing: the inbox has its id.
-      await replayDeadLetters(kafka, sys.sql, topic, [eventId]);
+      // A dead letter is replayed once: a second replay is refused and writes nothing.
+      await assert.rejects(
+        replayDeadLetters(sys.sql, [letter], "tests"),
+        (e) => e instanceof DeadLetterError && e.kind === "settled",
+      );
       const marker = await sys.call("POST", `/coupons/${couponId}/issue-requests`, {
         token: (await sys.user()).token,
       });
@@ -278,7 +293,7 @@ Deno.test(
       await waitFor(async () => {
         const rows = await sys
           .sql`select 1 from coupon_requests where coupon_id = ${couponId} and status = 'ISSUED'`;
-        return rows.length === 2; // the marker request behind the second replay is decided
+        return rows.length === 2; // the marker request, behind the replay, is decided
       }, { timeoutMs: 30_000, what: "the marker request" });
       const [c] = await sys.sql`select issued_quantity from coupons where id = ${couponId}`;
       assert.equal(c.issued_quantity, 2, "the replayed event counted once");

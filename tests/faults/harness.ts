@@ -15,6 +15,8 @@ import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { registerConnector } from "../../relay/register.ts";
 import { violations } from "../helpers/invariants.ts";
+import { groupLag } from "../../src/platform/lag.ts";
+import { SERVICES } from "../../src/workers.ts";
 import { LoadDriver } from "./load_driver.ts";
 import { type Decision, stall } from "./stall.ts";
 
@@ -38,6 +40,16 @@ export interface Row {
    * fault; null if one of them timed out or never ended (shown as "> deadline").
    */
   stallSeconds: number | null;
+  /**
+   * The faulted component's own time to be back (s): from the fault's first mark (or its start)
+   * to its last `back` (the runner's own pause before a restart included, then the process start,
+   * a leader election, a connector task RUNNING: each fault says which); null if it names none.
+   */
+  componentSeconds: number | null;
+  /** The stall minus the component's time: what the system adds on top; null if either is. */
+  overheadSeconds: number | null;
+  /** The worst wait of the requests placed 5 to 2 s before the fault: the noise floor. */
+  noiseFloorSeconds: number;
   notes: string[];
 }
 
@@ -49,6 +61,12 @@ export interface FaultContext {
    * nothing is measured from the start of its `inject`.
    */
   mark: (label: string) => void;
+  /**
+   * Marks now as the instant the faulted component is back (what it means is the label's: the
+   * process answers, the connector task is RUNNING, the broker leads its partitions again). The
+   * last one counts.
+   */
+  back: (label: string) => void;
 }
 
 export interface Fault {
@@ -81,6 +99,33 @@ export async function relayBack(cfg: Config, notes: string[], what: string): Pro
   if (!ok) {
     notes.push(`connector task FAILED after ${what}; restarted by relay:register`);
     await registerConnector(cfg);
+  }
+}
+
+/** Each consumer group's partitions more than one record (a transaction marker) behind. */
+async function behind(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const out: string[] = [];
+    for (const [group, service] of Object.entries(SERVICES)) {
+      const lags = await groupLag(admin, group, service.topics).catch((err: Error) => err);
+      if (lags instanceof Error) {
+        out.push(`lag of ${group}: ${lags.message}`);
+        continue;
+      }
+      const slow = lags.filter((l) => l.lag > 1);
+      if (slow.length > 0) {
+        out.push(
+          `${group} behind: ${
+            slow.map((l) => `${l.topic}/${l.partition} at ${l.committed} of ${l.end}`).join(", ")
+          }`,
+        );
+      }
+    }
+    return out.length > 0 ? out : ["every group at the end of its topics"];
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -138,8 +183,10 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
     const injectedAt = Date.now();
     const marks: { label: string; at: number }[] = [];
     const mark = (label: string) => void marks.push({ label, at: Date.now() });
+    let backAt: { label: string; at: number } | undefined;
+    const back = (label: string) => void (backAt = { label, at: Date.now() });
     try {
-      await fault.inject(notes, { driver, mark });
+      await fault.inject(notes, { driver, mark, back });
     } catch (err) {
       injectFailed = true;
       notes.push(`FAILED: ${(err as Error).message}`);
@@ -192,6 +239,11 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
           (s.firstMs === undefined ? "" : `; first outcome ${secs(s.firstMs)} s after it`),
       );
     }
+    const componentSeconds = backAt ? secs(backAt.at - first) : null;
+    if (backAt) notes.push(`${backAt.label} ${componentSeconds} s after the fault`);
+    const overheadSeconds = stallSeconds === null || componentSeconds === null
+      ? null
+      : Math.round((stallSeconds - componentSeconds) * 10) / 10;
     // Compensations may still be in flight when the last order settles: poll until quiet.
     let found: string[] = [];
     await waitFor(async () => (found = await violations(sql, driver.fixture)).length === 0, {
@@ -200,6 +252,9 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
       what: "invariants",
     }).catch(() => {});
     for (const v of found) notes.push(`violation: ${v}`);
+    // Where the run stands when an invariant still fails: every group's partitions behind the
+    // log's end (more than a transaction marker), so a stuck consumer shows which one it is.
+    if (found.length > 0) notes.push(...await behind(kafka));
     const keys = new Set([...orders, ...driver.fixture.couponIds]);
     // Invariant 5's bound: terminal within the deadline plus the time the fault lasted.
     const [late] = await sql<{ n: number }[]>`
@@ -219,6 +274,9 @@ export async function runFaults(run: FaultRun): Promise<FaultResults> {
       stuck: late.n,
       deadLettered: dead.n,
       stallSeconds,
+      componentSeconds,
+      overheadSeconds,
+      noiseFloorSeconds: secs(base.worstMs),
       notes,
     });
     // A fault whose own checks failed, or unexpected dead letters, fail the run.
@@ -245,13 +303,14 @@ const secs = (ms: number) => Math.round(ms / 100) / 10;
 /** The table (markdown) and every row's notes; `deadlineMs` for a stall with timeouts. */
 export function faultTable(rows: Row[], deadlineMs: number): string {
   const stallOf = (r: Row) => r.stallSeconds ?? `> ${deadlineMs / 1000} (deadline)`;
+  const orNa = (v: number | null) => v ?? "n/a";
   return [
-    "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | stall s |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| fault | requests accepted | terminal | lost | duplicates delivered | duplicate effects | stuck | dead-lettered | component back s | stall s | overhead s | noise floor s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
       `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicatesDelivered} | ${r.duplicateEffects} | ${r.stuck} | ${r.deadLettered} | ${
-        stallOf(r)
-      } |`
+        orNa(r.componentSeconds)
+      } | ${stallOf(r)} | ${orNa(r.overheadSeconds)} | ${r.noiseFloorSeconds} |`
     ),
     "",
     ...rows.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`)),
@@ -278,7 +337,16 @@ export async function report(
   const bad = rows.filter((r) => r.lost > 0 || r.duplicateEffects > 0 || r.stuck > 0)
     .map((r) => r.fault);
   if (bad.length > 0 || failedChecks.length > 0) {
-    console.error(`FAILED: ${[...new Set([...bad, ...failedChecks])].join(", ")}`);
+    const failed = new Set([...bad, ...failedChecks]);
+    // Again at the very end, where a CI log's tail shows it: each failed row's numbers and notes.
+    for (const r of rows.filter((r) => failed.has(r.fault))) {
+      console.error(
+        `failed row: ${r.fault}: lost ${r.lost}, duplicate effects ${r.duplicateEffects}, ` +
+          `stuck ${r.stuck}, dead-lettered ${r.deadLettered}`,
+      );
+      for (const n of r.notes) console.error(`  ${n}`);
+    }
+    console.error(`FAILED: ${[...failed].join(", ")}`);
     return 1;
   }
   return 0;

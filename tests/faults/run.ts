@@ -18,7 +18,8 @@ import { components } from "../../stack/components.ts";
 import { registerConnector } from "../../relay/register.ts";
 import { parseConfig } from "../../src/platform/config.ts";
 import { connect } from "../../src/platform/db.ts";
-import { kafkaClient } from "../../src/platform/kafka.ts";
+import { kafkaAccess, kafkaClient } from "../../src/platform/kafka.ts";
+import { PRINCIPALS } from "../../src/kafka_acls.ts";
 import { setLogLevel } from "../../src/platform/log.ts";
 import { topicFor } from "../../src/events/topics.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
@@ -35,13 +36,14 @@ import {
 import { issueToken } from "../../src/platform/http/auth.ts";
 import { JWT_SECRET } from "../helpers/api.ts";
 import { tcpProxy } from "../helpers/tcp_proxy.ts";
-import { listDeadLetters, replayDeadLetters } from "../../src/ops/dlq.ts";
+import { findDeadLetter, replayDeadLetters } from "../../src/ops/dlq.ts";
 import { WORKERS } from "../../src/workers.ts";
+import { STATIC_SESSION_TIMEOUT_MS } from "../../src/platform/consumer.ts";
 
 setLogLevel("error");
 const cfg = parseConfig(Deno.env.toObject());
 const sql = connect(cfg.databaseUrl, { max: 2, applicationName: "faults" });
-const kafka = kafkaClient(cfg.kafkaBrokers, "faults", { silent: true });
+const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "faults", { silent: true });
 
 /** Short enough that the deadline rows fit in CI; outages longer than it time orders out. */
 const ORDER_DEADLINE_MS = 8000;
@@ -50,6 +52,13 @@ const ORDER_DEADLINE_MS = 8000;
  * reconnect after the fault, and a decision's own latency.
  */
 const STUCK_SLACK_MS = 10_000;
+/**
+ * The database hang row: the consumer groups are checked past the workers' session timeout (a
+ * member that stopped heartbeating would be gone by then), and the hang lasts a little longer:
+ * checked at 12 s, 20 s in all with the 10 s session.
+ */
+const GROUP_CHECK_MS = STATIC_SESSION_TIMEOUT_MS + 2_000;
+const HANG_MS = Math.max(20_000, GROUP_CHECK_MS + 3_000);
 
 // The API and the workers reach Postgres by a name this runner controls, through its proxy.
 // Named after this process, so two runs on one machine (each with its own stack) never remove
@@ -106,35 +115,49 @@ async function workerCounter(worker: string, name: string, labels = ""): Promise
 const FAULTS: Fault[] = [
   {
     name: "worker (inventory) SIGKILL",
-    inject: async () => {
+    inject: async (_notes, { back }) => {
       await workers.stop("inventory", { kill: true });
       await pause(3000);
       await workers.start("inventory");
+      back("the restarted worker ready");
+    },
+  },
+  {
+    // A planned restart (a deploy): the worker finishes its runs, commits and stops, and its
+    // successor starts at once.
+    name: "worker (inventory) SIGTERM, restarted at once",
+    inject: async (_notes, { back }) => {
+      await workers.stop("inventory");
+      await workers.start("inventory");
+      back("the restarted worker ready");
     },
   },
   {
     name: "API SIGKILL",
-    inject: async () => {
+    inject: async (_notes, { back }) => {
       await api.stop({ kill: true });
       await pause(3000);
       api = await startApi();
+      back("the restarted API live");
     },
   },
   {
     name: "Kafka Connect SIGKILL",
-    inject: async () => {
+    inject: async (_notes, { back }) => {
       await components.connect.stop({ kill: true });
       await pause(3000);
       await components.connect.start();
       await waitFor(relayRunning, { timeoutMs: 120_000, what: "the relay to run again" });
+      back("the connector task RUNNING");
     },
   },
   {
     name: "Kafka broker SIGKILL",
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       await components.kafka.stop({ kill: true });
       await pause(3000);
       await components.kafka.start();
+      back("the restarted broker answering");
       const ok = await waitFor(relayRunning, { timeoutMs: 60_000, what: "the relay" }).catch(() =>
         false
       );
@@ -146,20 +169,21 @@ const FAULTS: Fault[] = [
   },
   {
     name: "PostgreSQL restart (fast)",
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       await components.postgres.stop();
       try {
         await checkPostgresDown(notes);
       } finally {
         await pause(3000);
         await components.postgres.start();
+        back("Postgres accepting connections");
       }
       await relayBack(notes, "the Postgres restart");
     },
   },
   {
     name: "PostgreSQL SIGKILL (postmaster), 10 s down",
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       await components.postgres.stop({ kill: true });
       const down = Date.now();
       try {
@@ -173,6 +197,7 @@ const FAULTS: Fault[] = [
           intervalMs: 1000,
           what: "postgres to start after the crash",
         });
+        back("Postgres accepting connections");
       }
       notes.push("crash recovery: started after SIGKILL");
       await relayBack(notes, "the Postgres crash");
@@ -180,7 +205,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: "database host name unresolvable, 20 s",
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       await setDbResolvable(false);
       proxy.drop(); // every connection must be made again, through the name
       try {
@@ -190,12 +215,13 @@ const FAULTS: Fault[] = [
         await pause(20_000 - p.ms);
       } finally {
         await setDbResolvable(true);
+        back("the name resolving again");
       }
     },
   },
   {
-    name: "database hangs (proxy holds every byte), 20 s",
-    inject: async (notes) => {
+    name: `database hangs (proxy holds every byte), ${HANG_MS / 1000} s`,
+    inject: async (notes, { back }) => {
       proxy.freeze();
       const started = Date.now();
       try {
@@ -206,14 +232,17 @@ const FAULTS: Fault[] = [
             `expected 503 problem+json within the API's 5 s timeout, got ${p.status} in ${p.ms} ms`,
           );
         }
-        // Past the session timeout (10 s): members that stopped heartbeating would be gone.
-        await pause(Math.max(0, 15_000 - (Date.now() - started)));
+        // Past the session timeout: members that stopped heartbeating would be gone. The workers
+        // are static members (tests/helpers/workers.ts), whose session is the longer one.
+        await pause(Math.max(0, GROUP_CHECK_MS - (Date.now() - started)));
         const admin = kafka.admin();
         await admin.connect();
         try {
           const { groups } = await admin.describeGroups(WORKERS);
           const summary = groups.map((g) => `${g.groupId} ${g.state}/${g.members.length}`);
-          notes.push(`groups after 15 s of a hung database: ${summary.join(", ")}`);
+          notes.push(
+            `groups after ${GROUP_CHECK_MS / 1000} s of a hung database: ${summary.join(", ")}`,
+          );
           if (groups.some((g) => g.state !== "Stable" || g.members.length !== 1)) {
             throw new Error(
               `a consumer group lost its member while waiting: ${summary.join(", ")}`,
@@ -222,33 +251,37 @@ const FAULTS: Fault[] = [
         } finally {
           await admin.disconnect();
         }
-        await pause(Math.max(0, 20_000 - (Date.now() - started)));
+        await pause(Math.max(0, HANG_MS - (Date.now() - started)));
       } finally {
         proxy.thaw();
+        back("the database answering again");
       }
     },
   },
   {
     name: "Kafka unreachable (broker paused), 60 s",
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       const pid = await components.kafka.pid();
       if (!pid) throw new Error("no Kafka broker process");
       Deno.kill(pid, "SIGSTOP");
       try {
-        await pause(60_000);
+        await checkReadyWithoutKafka(notes);
+        await pause(60_000 - 15_000);
       } finally {
         Deno.kill(pid, "SIGCONT");
+        back("the broker running again");
       }
       await relayBack(notes, "the broker pause");
     },
   },
   {
     name: `payment down past the deadline (2 x ${ORDER_DEADLINE_MS / 1000} s)`,
-    inject: async (notes) => {
+    inject: async (notes, { back }) => {
       const expiredBefore = 0; // a fresh process counts from zero
       await workers.stop("payment");
       await pause(2 * ORDER_DEADLINE_MS);
       await workers.start("payment");
+      back("payment ready");
       await waitFor(
         async () =>
           (await workerCounter("payment", "consumer_late_events_total", 'why="expired"')) >
@@ -294,9 +327,11 @@ const FAULTS: Fault[] = [
         notes.push(`the poisoned order ended ${o.status} ${o.cancel_reason ?? ""}`.trim());
         if (o.cancel_reason !== "TIMEOUT") throw new Error("the poisoned order did not time out");
         const letter = await waitFor(
-          async () =>
-            (await listDeadLetters(kafka, topicFor("order"))).find((d) =>
-              d.group === "payment" && d.record.value?.toString().includes(orderId)
+          () =>
+            findDeadLetter(
+              kafka,
+              topicFor("order"),
+              (d) => d.group === "payment" && d.record.value?.toString().includes(orderId) === true,
             ),
           { timeoutMs: 60_000, what: "the dead letter" },
         );
@@ -306,7 +341,7 @@ const FAULTS: Fault[] = [
           "consumer_late_events_total",
           'why="decided"',
         );
-        await replayDeadLetters(kafka, sql, topicFor("order"), [letter.id!]);
+        await replayDeadLetters(sql, [letter], "faults");
         await waitFor(
           async () =>
             (await workerCounter("payment", "consumer_late_events_total", 'why="decided"')) >
@@ -323,6 +358,28 @@ const FAULTS: Fault[] = [
     },
   },
 ];
+
+/**
+ * While the broker is paused: the API stays ready (readiness is Postgres alone), reports Kafka as
+ * unreachable beside it, and accepts orders. Takes 15 s of the pause.
+ */
+async function checkReadyWithoutKafka(notes: string[]): Promise<void> {
+  const started = Date.now();
+  const seen = await waitFor(async () => {
+    const r = await fetch(`${api.url}/health/ready`);
+    const body = await r.json();
+    return ["down", "timeout"].includes(body.reported?.kafka?.status)
+      ? { status: r.status, body }
+      : undefined;
+  }, { timeoutMs: 15_000, what: "the API to report Kafka unreachable" });
+  notes.push(
+    `API readiness with the broker paused: ${seen.status}, Kafka reported ${seen.body.reported.kafka.status}`,
+  );
+  if (seen.status !== 200) {
+    throw new Error(`the API left service while only Kafka was away: ${JSON.stringify(seen.body)}`);
+  }
+  await pause(Math.max(0, 15_000 - (Date.now() - started)));
+}
 
 /** While Postgres is down: 503 problem+json with Retry-After, and readiness says so. */
 async function checkPostgresDown(notes: string[]): Promise<void> {

@@ -2,7 +2,15 @@
  * Drives the real Hono app in-process (`app.request`, the same fetch handler `Deno.serve` gets)
  * against the stack's real Postgres. Each test makes its own users and products.
  */
-import { API_ROLE, createApp, OPS_ROLE } from "../../src/app.ts";
+import {
+  API_POOL,
+  API_ROLE,
+  type AppDeps,
+  createApp,
+  decisionNotifications,
+  OPS_ROLE,
+} from "../../src/app.ts";
+import type { Notifications } from "../../src/platform/notifications.ts";
 import { logger, setLogLevel } from "../../src/platform/log.ts";
 import { issueToken } from "../../src/platform/http/auth.ts";
 import { connect, databaseUrlAs, type Sql } from "../../src/platform/db.ts";
@@ -26,16 +34,26 @@ export interface Reply<T = any> {
   body: T;
 }
 
-let pools: { sql: Sql; opsSql: Sql } | undefined;
+let pools: { sql: Sql; opsSql: Sql; notifications: Notifications } | undefined;
 
 /**
  * The API's pools as `deno task api` opens them: the routes log in as the API's role, the ops
  * console as its own, so every test through `api()` runs under the roles' grants. Shared by the
  * test file's apps and left to the process's exit.
  */
-function apiPools(): { sql: Sql; opsSql: Sql } {
+function apiPools(): { sql: Sql; opsSql: Sql; notifications: Notifications } {
   return pools ??= {
-    sql: connect(databaseUrlAs(cfg.databaseUrl, API_ROLE), { max: 8, applicationName: "api" }),
+    sql: connect(databaseUrlAs(cfg.databaseUrl, API_ROLE), API_POOL),
+    // Connects on the first `Prefer: wait` request only.
+    notifications: decisionNotifications(
+      (handlers) =>
+        connect(databaseUrlAs(cfg.databaseUrl, API_ROLE), {
+          max: 1,
+          applicationName: "api-listen",
+          ...handlers,
+        }),
+      logger("api-test"),
+    ),
     opsSql: connect(databaseUrlAs(cfg.databaseUrl, OPS_ROLE), {
       max: 2,
       applicationName: "api-ops",
@@ -70,8 +88,11 @@ function caller(send: (path: string, init: RequestInit) => Response | Promise<Re
   };
 }
 
-/** A client of a fresh in-process app; `orderDeadlineMs` as ORDER_DEADLINE_MS. */
-export function api(opts: { orderDeadlineMs?: number } = {}) {
+/**
+ * A client of a fresh in-process app; `opts` override its dependencies (`orderDeadlineMs` as
+ * ORDER_DEADLINE_MS, a recording `log`, ...).
+ */
+export function api(opts: Partial<Omit<AppDeps, "sql" | "opsSql" | "jwtSecret">> = {}) {
   const app = createApp({ ...apiPools(), jwtSecret: JWT_SECRET, log: logger("api-test"), ...opts });
   return { app, call: caller((path, init) => app.request(path, init)) };
 }

@@ -4,7 +4,13 @@
  */
 import { type Config, parseConfig } from "../../src/platform/config.ts";
 import { connect, type Sql } from "../../src/platform/db.ts";
-import { ensureTopics, kafkaClient, type KafkaMessage } from "../../src/platform/kafka.ts";
+import {
+  ensureTopics,
+  kafkaAccess,
+  kafkaClient,
+  type KafkaMessage,
+} from "../../src/platform/kafka.ts";
+import { PRINCIPALS } from "../../src/kafka_acls.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 
 export const cfg: Config = parseConfig(Deno.env.toObject());
@@ -24,7 +30,7 @@ export function db(max = 4): Sql {
 
 /** Creates `topics` with the configured partition count. */
 export async function createTopics(...topics: string[]): Promise<void> {
-  const admin = kafkaClient(cfg.kafkaBrokers, "tests-admin").admin();
+  const admin = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-admin").admin();
   await admin.connect();
   try {
     await ensureTopics(admin, topics, {
@@ -71,7 +77,7 @@ export async function collect(
   done: (records: Received[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<Received[]> {
-  const consumer = kafkaClient(cfg.kafkaBrokers, "tests-collect").consumer({
+  const consumer = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-collect").consumer({
     groupId: unique("tests-collect-"),
     maxWaitTimeInMs: 100,
   });

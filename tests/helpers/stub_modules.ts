@@ -92,9 +92,20 @@ export async function runWithStubs(
       );
       imports[real] = `./stub${i}.ts`;
     }
-    await Deno.writeTextFile(`${dir}/import_map.json`, JSON.stringify({ imports }));
+    // The child's configuration: the project's imports plus the stubs, and the project's lockfile,
+    // frozen. With `--cached-only` every npm package comes from the lockfile and the cache the
+    // parent filled: the child never asks a registry, so it runs the same on a machine with an
+    // empty cache (once the project is installed) as on one that built it before.
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        imports,
+        lock: { path: new URL("deno.lock", ROOT).pathname, frozen: true },
+        nodeModulesDir: denoJson.nodeModulesDir,
+      }),
+    );
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", `--import-map=${dir}/import_map.json`, main.href],
+      args: ["run", "-A", "--cached-only", `--config=${dir}/deno.json`, main.href],
       clearEnv: true,
       env: {
         ...Object.fromEntries(KEPT_ENV.flatMap((k) => {

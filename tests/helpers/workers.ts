@@ -2,11 +2,16 @@
  * Runs the real worker processes (`src/main/worker.ts <name>`) for end-to-end tests, with their logs
  * in .stack/logs/test-<name>.log (instance 2 and later: test-<name>-<n>.log), and lets a test
  * kill or restart one. `replicas` instances of each consumer group run at once when asked; they
- * join the same group, so Kafka spreads its partitions across them.
+ * join the same group, so Kafka spreads its partitions across them. Each instance has a stable
+ * index (WORKER_INSTANCE): a static member, which a stop or kill leaves in the group until its
+ * restart or its session timeout (src/platform/consumer.ts, STATIC_SESSION_TIMEOUT_MS).
  */
+import { parseConfig } from "../../src/platform/config.ts";
+import { listenPorts, permissionFlags } from "../../src/platform/permissions.ts";
 import { LOG_DIR } from "../../stack/components.ts";
-import { WORKERS } from "../../src/workers.ts";
+import { SERVICES, WORKERS } from "../../src/workers.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
+import { childDatabasePasswords } from "./db_login.ts";
 
 const WORKER_TS = new URL("../../src/main/worker.ts", import.meta.url).pathname;
 
@@ -33,9 +38,16 @@ export class Workers {
    * `env`: extra environment for every worker (e.g. a DATABASE_URL of the test's own);
    * `replicas`: instances of each consumer group that `start` runs (default 1).
    */
-  constructor(env: Record<string, string> = {}, opts: { replicas?: number } = {}) {
+  /** Every consumer group in one worker process (`start()` only; the bench compares it). */
+  readonly oneProcess: boolean;
+
+  constructor(
+    env: Record<string, string> = {},
+    opts: { replicas?: number; oneProcess?: boolean } = {},
+  ) {
     this.#env = env;
     this.replicas = opts.replicas ?? 1;
+    this.oneProcess = opts.oneProcess ?? false;
   }
 
   #instances(opts: InstanceOpts): number[] {
@@ -50,6 +62,7 @@ export class Workers {
    */
   async start(...names: string[]): Promise<void> {
     await Deno.mkdir(LOG_DIR, { recursive: true });
+    if (this.oneProcess) return await this.#startOne((names.length ? names : WORKERS).join(" "), 1);
     await Promise.all(
       (names.length ? names : WORKERS).flatMap((n) =>
         this.#instances({}).map((i) => this.#startOne(n, i))
@@ -63,24 +76,50 @@ export class Workers {
     await this.#startOne(name, instance);
   }
 
+  /** `name`: a worker, or several separated by spaces (one process for all of them). */
   async #startOne(name: string, instance: number): Promise<void> {
     const key = `${name}#${instance}`;
     if (this.#running.has(key)) return;
-    const path = this.logPath(name, instance);
+    const names = name.split(" ");
+    const path = this.logPath(names.length > 1 ? "one-process" : name, instance);
     const log = await Deno.open(path, { create: true, append: true });
+    // Port 0: any free port, so tests never collide with a `deno task dev` on this machine.
+    // Instance n (from 1) is the static member `<group>-<n-1>`, as `deno task dev` numbers
+    // them: a restarted instance gets its own partitions back. `env` may override it
+    // (WORKER_INSTANCE: "" makes a dynamic member).
+    const env = {
+      LOG_LEVEL: "info",
+      WORKER_PORT: "0",
+      WORKER_INSTANCE: String(instance - 1),
+      ...this.#env,
+    };
+    if (names.length === 1) Object.assign(env, childDatabasePasswords(env, SERVICES[name].role));
+    // With the permissions `deno task worker` gives it, from the child's own configuration.
+    const cfg = parseConfig({ ...Deno.env.toObject(), ...env });
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", WORKER_TS, name],
-      // Port 0: any free port, so tests never collide with a `deno task dev` on this machine.
-      env: { LOG_LEVEL: "info", WORKER_PORT: "0", ...this.#env },
+      args: [
+        "run",
+        ...permissionFlags(
+          "worker",
+          cfg,
+          listenPorts("worker", cfg),
+          names.map((n) => SERVICES[n].role),
+        ),
+        WORKER_TS,
+        ...names,
+      ],
+      env,
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     let consuming = false;
+    let consumingSeen = 0;
     let port = 0;
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream) {
         const text = new TextDecoder().decode(chunk);
-        if (!consuming && text.includes('"msg":"consuming"')) consuming = true;
+        consumingSeen += text.split('"msg":"consuming"').length - 1;
+        if (consumingSeen >= names.length) consuming = true;
         const m = /"msg":"ops endpoints listening"[^\n]*"port":(\d+)/.exec(text);
         if (m) port = Number(m[1]);
         await log.write(chunk);

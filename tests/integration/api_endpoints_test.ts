@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { adminToken, api, newUser } from "../helpers/api.ts";
 import { db, real } from "../helpers/stack.ts";
+import { createOpsApp } from "../../src/app.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -242,17 +243,24 @@ Deno.test(
 Deno.test("api: health, metrics, OpenAPI document and docs page", real, async () => {
   const sql = db();
   try {
-    const { call } = api();
+    const { app, call } = api();
     assert.deepEqual((await call("GET", "/health/live")).body, { status: "ok" });
     const ready = await call("GET", "/health/ready");
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { status: "ok", checks: { database: { status: "ok" } } });
-    const metrics = await call("GET", "/metrics");
+    // Metrics only on the internal ops port, which answers health as the public port does.
+    assert.equal((await call("GET", "/metrics")).status, 404);
+    const ops = createOpsApp(app);
+    const metrics = await ops.request("/metrics");
     assert.equal(metrics.status, 200);
     assert.match(
-      metrics.body,
+      await metrics.text(),
       /http_requests_total\{method="GET",route="\/health\/ready",status="200"\} \d+/,
     );
+    const opsReady = await ops.request("/health/ready");
+    assert.equal(opsReady.status, 200);
+    assert.deepEqual(await opsReady.json(), ready.body);
+    assert.equal((await ops.request("/orders")).status, 404, "the ops port serves no route");
     const doc = await call("GET", "/openapi.json");
     assert.equal(doc.status, 200);
     assert.equal(doc.body.openapi, "3.1.0");

@@ -48,7 +48,13 @@ Deno.test(
       });
       assert.equal(placed.status, 202);
       await placed.body?.cancel();
-      await waitFor(async () => hasGauges(await (await call("/metrics")).text()), {
+      // On the internal ops port only: the public port has no /metrics.
+      const publicMetrics = await call("/metrics");
+      assert.equal(publicMetrics.status, 404);
+      assert.equal(publicMetrics.headers.get("content-type"), "application/problem+json");
+      await publicMetrics.body?.cancel();
+      const scrape = () => fetch(`${api.opsUrl}/metrics`, { signal: AbortSignal.timeout(2000) });
+      await waitFor(async () => hasGauges(await (await scrape()).text()), {
         timeoutMs: 30_000,
         what: "the first background refresh of the database gauges",
       });
@@ -67,7 +73,7 @@ Deno.test(
       const started = performance.now();
       const scrapes = await Promise.all(
         Array.from({ length: 50 }, async () => {
-          const res = await call("/metrics"); // aborted (failing the test) after 2 s
+          const res = await scrape(); // aborted (failing the test) after 2 s
           return { status: res.status, text: await res.text() };
         }),
       );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { EVENTS, type EventType } from "../../src/events/catalog.ts";
 import { placeOrder } from "../../src/orders/store.ts";
 import { requestIssue } from "../../src/coupons/store.ts";
-import { charge } from "../../src/wallet/store.ts";
+import { charge, DEFAULT_MAX_BALANCE } from "../../src/wallet/store.ts";
 import { adminToken, api, newUser } from "../helpers/api.ts";
 import { db, real } from "../helpers/stack.ts";
 import type { Sql } from "../../src/platform/db.ts";
@@ -205,7 +205,7 @@ Deno.test(
 
       await assert.rejects(
         sql.begin(async (tx) => {
-          await charge(tx, user.id, { amount: 10 });
+          await charge(tx, user.id, { amount: 10 }, DEFAULT_MAX_BALANCE);
           throw injected;
         }),
         injected,

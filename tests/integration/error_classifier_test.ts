@@ -3,6 +3,7 @@
  * throw, not hand-made objects. Infrastructure (wait, 503), transient (retry, then DLQ), data
  * (DLQ at once).
  */
+import { withLocalPassword } from "../../src/platform/local_stack.ts";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { classifyError, type ErrorKind, NotVisibleYet } from "../../src/platform/errors.ts";
@@ -40,12 +41,14 @@ Deno.test("classifier: network and name-resolution failures are infrastructure",
 
   // A backend terminated under a client (what a Postgres restart or failover looks like).
   const sql = db(1);
-  const victim = postgres(cfg.databaseUrl, { max: 1, onnotice: () => {} });
+  const victim = postgres(withLocalPassword(cfg.databaseUrl), { max: 1, onnotice: () => {} });
   try {
     const [{ pid }] = await victim<{ pid: number }[]>`select pg_backend_pid() as pid`;
     // Terminated while a query runs on it: a terminated idle connection may be replaced before
-    // the next query is sent, and that query would then succeed.
-    const running = victim`select pg_sleep(30)`.execute();
+    // the next query is sent, and that query would then succeed. kindOf attaches the handler at
+    // once: the victim's socket can see the termination before pg_terminate_backend's own reply
+    // arrives, and a rejection with no handler yet fails the whole module (it did in CI).
+    const running = kindOf(() => victim`select pg_sleep(30)`);
     await waitFor(
       async () =>
         (await sql`select 1 from pg_stat_activity where pid = ${pid} and state = 'active'`)
@@ -53,7 +56,7 @@ Deno.test("classifier: network and name-resolution failures are infrastructure",
       { timeoutMs: 10_000, what: "the victim's query to run" },
     );
     await sql`select pg_terminate_backend(${pid})`;
-    const terminated = await kindOf(() => running);
+    const terminated = await running;
     assert.equal(terminated.kind, "infrastructure", String(terminated.err));
 
     // Read-only during a failover (25006).
@@ -108,7 +111,10 @@ Deno.test(
 );
 
 Deno.test("classifier: an unreachable broker is infrastructure; a bug is data", real, async () => {
-  const kafka = kafkaClient(["127.0.0.1:1"], "classifier-test", { silent: true, retries: 0 });
+  const kafka = kafkaClient({ brokers: ["127.0.0.1:1"], login: "anonymous" }, "classifier-test", {
+    silent: true,
+    retries: 0,
+  });
   const producer = kafka.producer();
   const r = await kindOf(() => producer.connect());
   assert.equal(r.kind, "infrastructure", String(r.err));

@@ -3,7 +3,8 @@
  * autoCommit off and explicit offset commits, and prove the committed offsets are honoured.
  */
 import assert from "node:assert/strict";
-import { kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { kafkaAccess, kafkaClient, keyedProducer } from "../../src/platform/kafka.ts";
+import { PRINCIPALS } from "../../src/kafka_acls.ts";
 import { waitFor } from "../../src/platform/wait_for.ts";
 import { cfg, createTopics, real, unique } from "../helpers/stack.ts";
 
@@ -14,7 +15,7 @@ Deno.test(
     const topic = unique("test.kafkajs-");
     const groupId = unique("test-group-");
     await createTopics(topic);
-    const kafka = kafkaClient(cfg.kafkaBrokers, "tests-kafkajs");
+    const kafka = kafkaClient(kafkaAccess(cfg, PRINCIPALS.test), "tests-kafkajs");
     const producer = kafka.producer(keyedProducer);
     await producer.connect();
     const admin = kafka.admin();

@@ -35,7 +35,7 @@ Deno.test("openapi: servers, unique operationIds, 503 + Retry-After everywhere",
   assert.deepEqual(doc.servers.map((s: { url: string }) => s.url), ["http://127.0.0.1:8080"]);
   const ops = Object.values(doc.paths as Record<string, Record<string, Record<string, unknown>>>)
     .flatMap((path) => Object.values(path));
-  assert.equal(ops.length, 12);
+  assert.equal(ops.length, 13);
   const ids = ops.map((o) => o.operationId as string);
   assert.ok(ids.every((id) => /^[a-z][A-Za-z]+$/.test(id)), `operationIds: ${ids}`);
   assert.equal(new Set(ids).size, ids.length, "operationIds are unique");

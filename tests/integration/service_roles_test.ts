@@ -23,12 +23,14 @@ const STRANGER_WRITES: Record<string, string> = {
   inventory: "update inventory.products set stock = stock where false",
   coupons: "update coupons.coupons set issued_quantity = issued_quantity where false",
   wallet: "update wallet.wallets set balance = balance where false",
+  best_sellers: "update best_sellers.hourly_units set units = units where false",
 };
 const STRANGER_READS: Record<string, string> = {
   orders: "select 1 from orders.order_steps limit 1",
   inventory: "select 1 from inventory.inventory_reservations limit 1",
   coupons: "select 1 from coupons.user_coupons limit 1",
   wallet: "select 1 from wallet.payments limit 1",
+  best_sellers: "select 1 from best_sellers.pending_orders limit 1",
 };
 
 /** The schema each worker's role owns. */
@@ -38,6 +40,7 @@ const OWN_SCHEMA: Record<string, string> = {
   "coupon-redeemer": "coupons",
   payment: "wallet",
   "order-saga": "orders",
+  "best-sellers": "best_sellers",
 };
 
 async function sqlState(sql: Sql, statement: string): Promise<string | undefined> {
@@ -91,6 +94,17 @@ Deno.test("roles: every worker is refused on the other services' tables", real, 
         assert.equal(await sqlState(sql, "select 1 from platform.outbox limit 1"), "42501");
         assert.equal(await sqlState(sql, "delete from platform.outbox where false"), "42501");
         assert.equal(await sqlState(sql, "select 1 from platform.idempotency_keys"), "42501");
+        if (group === "best-sellers") {
+          // A read model publishes nothing: not even the outbox insert the others have.
+          assert.equal(
+            await sqlState(
+              sql,
+              `insert into platform.outbox (id, aggregatetype, aggregateid, type, payload)
+               values ('${uuidv7()}', 'order', 'roles-test', 'RolesTest', '{}')`,
+            ),
+            "42501",
+          );
+        }
         // Another group's inbox row is refused by the row policy; its own is claimed.
         const other = Object.keys(SERVICES).find((g) => g !== group)!;
         assert.equal(
@@ -136,6 +150,9 @@ Deno.test("roles: the API's role has what its routes need and nothing else", rea
         "select 1 from coupons.user_coupons limit 1",
         "select 1 from wallet.wallets limit 1",
         "select 1 from platform.idempotency_keys limit 1",
+        // GET /products/best-sellers: the projection's answer and how far it is applied.
+        "select 1 from best_sellers.hourly_units limit 1",
+        "select 1 from best_sellers.applied_through limit 1",
       ]
     ) assert.equal(await sqlState(sql, ok), undefined, ok);
     // What only the services' workers do: apply the saga's effects.
@@ -151,6 +168,8 @@ Deno.test("roles: the API's role has what its routes need and nothing else", rea
         "select 1 from wallet.payments limit 1",
         "select 1 from platform.inbox limit 1",
         "select 1 from platform.dead_letter_log limit 1",
+        "select 1 from best_sellers.pending_orders limit 1",
+        "update best_sellers.hourly_units set units = units where false",
       ]
     ) assert.equal(await sqlState(sql, refused), "42501", refused);
     // The API's retention jobs run under its role too (a year's retention: nothing is deleted,
@@ -162,7 +181,7 @@ Deno.test("roles: the API's role has what its routes need and nothing else", rea
 });
 
 Deno.test(
-  "roles: the ops console reads everything and changes no service's data",
+  "roles: the ops console reads everything, changes no service's data, replays via the outbox",
   real,
   async () => {
     await asRole(OPS_ROLE, async (sql) => {
@@ -174,6 +193,19 @@ Deno.test(
         assert.equal(await sqlState(sql, write), "42501", write);
       }
       assert.equal(await sqlState(sql, "delete from platform.outbox where false"), "42501");
+      assert.equal(await sqlState(sql, "update platform.outbox set type = type"), "42501");
+      // A dead-letter replay re-inserts the event into the outbox (migration 0012); a replay
+      // or discard, once recorded, is never changed.
+      await rolledBack(sql, async (tx) => {
+        const inserted = await tx`
+          insert into platform.outbox (id, aggregatetype, aggregateid, type, payload, replayed_from)
+          values (${uuidv7()}, 'payment', 'roles-test', 'RolesTest', '{}', 'roles-test')`;
+        assert.equal(inserted.count, 1);
+      });
+      assert.equal(
+        await sqlState(sql, "update platform.dead_letter_replays set replayed_at = now()"),
+        "42501",
+      );
     });
   },
 );
@@ -192,12 +224,15 @@ Deno.test("roles: each worker process and the API log in as their own roles", re
     await workers.start();
     const expected: Record<string, string> = {
       ...Object.fromEntries(Object.entries(SERVICES).map(([group, s]) => [group, s.role])),
-      // The routes' pool and the console's (which the gauges use at once).
+      // The routes' pool (readiness probes it), the retention purges' and the console's (which
+      // the gauges use at once).
       api: API_ROLE,
+      "api-retention": API_ROLE,
       "api-ops": OPS_ROLE,
     };
     let seen: Record<string, string> = {};
     await waitFor(async () => {
+      await (await fetch(`${apiProcess.url}/health/ready`)).body?.cancel();
       const rows = await sql<{ app: string; who: string }[]>`
         select distinct application_name as app, usename as who from pg_stat_activity
         where application_name = any(${Object.keys(expected)})`;

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const SERVICES = ["orders", "inventory", "coupons", "wallet"];
+const SERVICES = ["orders", "inventory", "coupons", "wallet", "best_sellers"];
 /** Shared bookkeeping (outbox, inbox, idempotency keys, dead letters): every service may use it. */
 const SHARED_SCHEMA = "platform";
 

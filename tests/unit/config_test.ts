@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../src/platform/config.ts";
-import { LOCAL_STACK, localStack } from "../../src/platform/local_stack.ts";
+import { LOCAL_STACK, localStack, PORT_OFFSET } from "../../src/platform/local_stack.ts";
 
 Deno.test("config: defaults point at the local stack", () => {
   const c = parseConfig({});
@@ -12,6 +12,24 @@ Deno.test("config: defaults point at the local stack", () => {
   assert.equal(c.topicPartitions, 4);
   assert.equal(c.topicReplicationFactor, 1);
   assert.equal(c.logLevel, "info");
+  assert.equal(c.authJwtMaxLifetimeS, 86_400);
+  assert.equal(c.authJwtIssuer, undefined);
+  assert.equal(c.authJwtAudience, undefined);
+  assert.equal(c.walletMaxBalance, 1e12);
+  // Beside the workers' ops ports, shifted like the stack's own ports.
+  assert.equal(c.apiOpsPort, 9100 + PORT_OFFSET);
+  assert.equal(parseConfig({ API_OPS_PORT: "0" }).apiOpsPort, 0);
+});
+
+Deno.test("config: the token policy's variables", () => {
+  const c = parseConfig({
+    AUTH_JWT_MAX_LIFETIME_S: "3600",
+    AUTH_JWT_ISSUER: "shop-auth",
+    AUTH_JWT_AUDIENCE: "shop-api",
+  });
+  assert.equal(c.authJwtMaxLifetimeS, 3600);
+  assert.equal(c.authJwtIssuer, "shop-auth");
+  assert.equal(c.authJwtAudience, "shop-api");
 });
 
 Deno.test("config: values are parsed and typed", () => {
@@ -38,6 +56,17 @@ const bad: [Record<string, string>, RegExp][] = [
   [{ KAFKA_BROKERS: "localhost" }, /KAFKA_BROKERS="localhost" is not allowed: expected a comma/],
   [{ DATABASE_URL: "mysql://x/y" }, /DATABASE_URL="mysql:\/\/x\/y" is not allowed/],
   [{ KAFKA_CONNECT_URL: "not a url" }, /KAFKA_CONNECT_URL="not a url"/],
+  [
+    { AUTH_JWT_MAX_LIFETIME_S: "0" },
+    /AUTH_JWT_MAX_LIFETIME_S="0" is not allowed: expected an integer from 60 to 31536000/,
+  ],
+  [{ AUTH_JWT_MAX_LIFETIME_S: "1d" }, /AUTH_JWT_MAX_LIFETIME_S="1d"/],
+  [
+    { WALLET_MAX_BALANCE: "0" },
+    /WALLET_MAX_BALANCE="0" is not allowed: expected an integer from 1/,
+  ],
+  [{ WALLET_MAX_BALANCE: "9007199254740993" }, /WALLET_MAX_BALANCE="9007199254740993"/],
+  [{ AUTH_JWT_ISSUER: "i".repeat(256) }, /AUTH_JWT_ISSUER="i+" is not allowed: expected 1-255/],
 ];
 for (const [env, message] of bad) {
   Deno.test(`config: rejects ${JSON.stringify(env)}`, () => {
@@ -91,4 +120,53 @@ Deno.test("config: STACK_PROFILE=cluster points the defaults at the cluster prof
   const own = parseConfig({ STACK_PROFILE: "cluster", TOPIC_REPLICATION_FACTOR: "2" });
   assert.equal(own.topicReplicationFactor, 2);
   assert.throws(() => parseConfig({ STACK_PROFILE: "huge" }), /STACK_PROFILE="huge"/);
+});
+
+Deno.test("config: WORKER_INSTANCE, a replica's stable index; unset or empty: dynamic", () => {
+  assert.equal(parseConfig({}).workerInstance, undefined);
+  assert.equal(parseConfig({ WORKER_INSTANCE: "" }).workerInstance, undefined);
+  assert.equal(parseConfig({ WORKER_INSTANCE: "0" }).workerInstance, 0);
+  assert.equal(parseConfig({ WORKER_INSTANCE: "7" }).workerInstance, 7);
+  for (const bad of ["-1", "1.5", "x", "1000"]) {
+    assert.throws(() => parseConfig({ WORKER_INSTANCE: bad }), /WORKER_INSTANCE=/);
+  }
+});
+
+Deno.test("config: SERVICE_DATABASE_PASSWORDS, one password per role", () => {
+  assert.deepEqual(parseConfig({}).serviceDatabasePasswords, {});
+  assert.deepEqual(parseConfig({ SERVICE_DATABASE_PASSWORDS: "" }).serviceDatabasePasswords, {});
+  assert.deepEqual(
+    parseConfig({
+      // The password is everything after the role's `=`, `=` and spaces included; an empty
+      // entry (a trailing comma) is skipped.
+      SERVICE_DATABASE_PASSWORDS: "shop_api=a1,shop_ops=b=2, shop_payment=c 3,",
+    }).serviceDatabasePasswords,
+    { shop_api: "a1", shop_ops: "b=2", shop_payment: "c 3" },
+  );
+  // The single password keeps working beside it (compatibility).
+  const both = parseConfig({
+    SERVICE_DATABASE_PASSWORD: "all",
+    SERVICE_DATABASE_PASSWORDS: "shop_api=own",
+  });
+  assert.equal(both.serviceDatabasePassword, "all");
+  assert.deepEqual(both.serviceDatabasePasswords, { shop_api: "own" });
+});
+
+Deno.test("config: a bad SERVICE_DATABASE_PASSWORDS is named, its passwords never shown", () => {
+  for (
+    const bad of [
+      "shop_api",
+      "shop_api=",
+      "=hunter2",
+      "Shop-API=hunter2",
+      "shop_api=hunter2,shop_api=hunter3",
+    ]
+  ) {
+    assert.throws(() => parseConfig({ SERVICE_DATABASE_PASSWORDS: bad }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, bad);
+      assert.match(err.message, /SERVICE_DATABASE_PASSWORDS=<redacted, \d+ characters>/, bad);
+      assert.doesNotMatch(err.message, /hunter|shop_api=/, bad);
+      return true;
+    });
+  }
 });

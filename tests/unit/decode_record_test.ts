@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { decodeRecord } from "../../src/platform/decode_record.ts";
-import { backoffMs } from "../../src/platform/errors.ts";
 import type { KafkaMessage } from "../../src/platform/kafka.ts";
 import { EVENTS } from "../../src/events/catalog.ts";
 
@@ -76,12 +75,5 @@ Deno.test("decode: poison records and why", () => {
     const d = decodeRecord("t", 0, msg(headers, value), EVENTS, handled);
     assert.equal(d.kind, "poison", JSON.stringify(headers));
     if (d.kind === "poison") assert.match(d.reason, why);
-  }
-});
-
-Deno.test("errors: bounded, jittered backoff", () => {
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const ms = backoffMs(attempt, 5000);
-    assert.ok(ms >= 0 && ms <= Math.min(5000, 100 * 2 ** attempt), `${attempt}: ${ms}`);
   }
 });

@@ -12,6 +12,15 @@ Deno.test("relay config: the settings the outbox relies on", async () => {
   assert.equal(c["table.include.list"], "platform.outbox"); // migration 0008 moved it
   assert.equal(c["snapshot.mode"], "no_data");
   assert.ok(c["slot.name"]);
+  // Exactly-once into Kafka: the connector refuses to start on a worker without it.
+  assert.equal(c["exactly.once.support"], "required");
+  assert.equal(c["transaction.boundary"], "poll");
+  // Debezium reads the task's offsets back after every transaction; when the offsets consumer
+  // misses Connect's wakeup it waits out its parked fetch, and the relay with it (the default
+  // 500 ms made the p99 at moderate rates half a second; docs/decisions.md).
+  assert.ok(Number(c["consumer.override.fetch.max.wait.ms"]) <= 50);
+  // A task that lost the database restarts after 1 s, not Debezium's default 10 s.
+  assert.ok(Number(c["retriable.restart.connector.wait.ms"]) <= 1000);
   assert.ok(Number(c["heartbeat.interval.ms"]) > 0 && c["heartbeat.action.query"]);
   assert.equal(c["transforms.outbox.type"], "io.debezium.transforms.outbox.EventRouter");
   assert.equal(c["transforms.outbox.table.field.event.key"], "aggregateid");
@@ -64,12 +73,17 @@ const catalogAggregates = [...new Set(Object.values(EVENTS).map((e) => e.aggrega
 async function topicsCreated(): Promise<string[]> {
   const run = await runWithStubs(await taskFile("topics"), [{
     module: "src/platform/kafka.ts",
-    body: `export function kafkaClient() {
+    body: `export function kafkaAccess() {
+      return { brokers: ["127.0.0.1:1"], login: "anonymous" };
+    }
+    export function kafkaClient() {
       return {
         admin: () => ({
           connect: async () => {},
           disconnect: async () => {},
           listTopics: async () => [],
+          describeAcls: async () => ({ resources: [] }),
+          createAcls: async () => true,
           createTopics: async ({ topics }) => { for (const t of topics) record(t.topic); return true; },
           fetchTopicMetadata: async () => ({ topics: [] }),
         }),

@@ -36,9 +36,9 @@ Deno.test("relay secrets: the connector logs in as the relay role with a placeho
 Deno.test("relay secrets: only Connect workers get the password variable", () => {
   const from = { PATH: "/usr/bin", [RELAY_PASSWORD_VAR]: "hunter2" };
   assert.deepEqual(jvmEnv(false, from), { PATH: "/usr/bin" });
-  assert.deepEqual(jvmEnv(true, from), from);
-  // Always defined for Connect: an unresolved placeholder would be sent as the password text.
-  assert.equal(jvmEnv(true, { PATH: "/usr/bin" })[RELAY_PASSWORD_VAR], "");
+  // The caller's wins over the stack's own, as a deployment's does.
+  assert.deepEqual(jvmEnv("stack-own", from), from);
+  assert.equal(jvmEnv("stack-own", { PATH: "/usr/bin" })[RELAY_PASSWORD_VAR], "stack-own");
 });
 
 Deno.test("relay secrets: the SCRAM verifier has PostgreSQL's shape and depends on the salt", async () => {

@@ -191,12 +191,35 @@ function renderOrders(orders) {
   );
 }
 
+// Older pages of each DLQ topic the operator asked for ("older"), kept across redraws: the
+// snapshot carries only the newest page.
+const olderPages = {};
+
+async function loadOlder(topic, cursor, button) {
+  button.disabled = true;
+  try {
+    const r = await call(
+      "GET",
+      `/ops/api/dead-letters/${encodeURIComponent(topic)}?before=${encodeURIComponent(cursor)}`,
+    );
+    const o = (olderPages[topic] ??= { items: [] });
+    o.items.push(...r.items);
+    o.nextCursor = r.nextCursor;
+    await refresh();
+  } catch (e) {
+    fill("dlq-message", `reading older dead letters failed: ${e.message}`);
+    button.disabled = false;
+  }
+}
+
 async function act(action, topic, key, button) {
   button.disabled = true;
   try {
     const r = await call("POST", `/ops/api/dead-letters/${encodeURIComponent(topic)}/${action}`, {
       ids: [key],
     });
+    const o = olderPages[topic];
+    if (o) o.items = o.items.filter((d) => d.key !== key);
     fill(
       "dlq-message",
       `${action === "replay" ? "replayed" : "discarded"} ${r.count} dead letter(s) of ${topic}`,
@@ -208,11 +231,19 @@ async function act(action, topic, key, button) {
   }
 }
 
+/** The snapshot's newest page plus the older pages loaded, each dead letter once. */
+function shownLetters(t) {
+  const o = olderPages[t.topic];
+  const keys = new Set(t.items.map((d) => d.key));
+  const items = [...t.items, ...(o?.items ?? []).filter((d) => !keys.has(d.key))];
+  return { items, nextCursor: o ? o.nextCursor : t.nextCursor };
+}
+
 function renderDeadLetters(dl) {
   if (!dl.ok) return fill("dead-letters", err(dl));
   fill(
     "dead-letters",
-    dl.data.map((t) =>
+    dl.data.map((t) => ({ ...t, ...shownLetters(t) })).map((t) =>
       h(
         "div",
         { class: "dlq-topic", "data-dlq-topic": t.topic },
@@ -263,6 +294,13 @@ function renderDeadLetters(dl) {
             )
           ),
         ),
+        t.nextCursor
+          ? h("button", {
+            type: "button",
+            "data-action": "older",
+            onclick: (e) => loadOlder(t.topic, t.nextCursor, e.currentTarget),
+          }, "older…")
+          : null,
       )
     ),
   );

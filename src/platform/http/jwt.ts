@@ -20,17 +20,39 @@ export function signHs256(payload: Record<string, unknown>, secret: string): str
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
+/** Limits on a token's claims beyond signature and expiry; each is checked only when given. */
+export interface ClaimLimits {
+  /**
+   * The longest lifetime (`exp - iat`, seconds) accepted. With it a token must carry `iat`, not
+   * in the future: without `iat` its lifetime cannot be told, and an `iat` set ahead would hide a
+   * longer one.
+   */
+  maxLifetimeS?: number;
+  /** The `iss` a token must carry. */
+  issuer?: string;
+  /** The `aud` a token must carry (a string, or an array holding it). */
+  audience?: string;
+  /** The current time, seconds since the epoch. @default Date.now() / 1000 */
+  nowSeconds?: number;
+}
+
+/** How far ahead of this clock an `iat` may be (another host's clock). */
+export const IAT_LEEWAY_S = 60;
+
 /**
  * Verifies an HS256 token: only `alg: HS256` is accepted (so `none` and others are refused), the
- * signature must match in constant time, `exp` must be in the future and `nbf`, if present, past.
- * Returns the payload.
+ * signature must match in constant time, `exp` must be in the future and `nbf`, if present, past;
+ * then the `limits` given (lifetime, issuer, audience). Returns the payload.
  * @throws {JwtError}
+ * @example
+ * const claims = verifyHs256(token, secret, { maxLifetimeS: 86_400, issuer: "shop" });
  */
 export function verifyHs256(
   token: string,
   secret: string,
-  nowSeconds = Date.now() / 1000,
+  limits: ClaimLimits = {},
 ): Record<string, unknown> {
+  const { maxLifetimeS, issuer, audience, nowSeconds = Date.now() / 1000 } = limits;
   const parts = token.split(".");
   if (parts.length !== 3) throw new JwtError("not a JWT");
   const [h, p, s] = parts;
@@ -52,6 +74,19 @@ export function verifyHs256(
   if (typeof payload.exp !== "number" || payload.exp <= nowSeconds) throw new JwtError("expired");
   if (typeof payload.nbf === "number" && payload.nbf > nowSeconds) {
     throw new JwtError("not yet valid");
+  }
+  if (maxLifetimeS !== undefined) {
+    const { iat, exp } = payload;
+    if (typeof iat !== "number" || !Number.isFinite(iat)) throw new JwtError("no iat");
+    if (iat > nowSeconds + IAT_LEEWAY_S) throw new JwtError("issued in the future");
+    if (exp - iat > maxLifetimeS) throw new JwtError("lifetime too long");
+  }
+  if (issuer !== undefined && payload.iss !== issuer) throw new JwtError("wrong issuer");
+  if (audience !== undefined) {
+    const aud = payload.aud;
+    if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) {
+      throw new JwtError("wrong audience");
+    }
   }
   return payload;
 }

@@ -92,6 +92,20 @@ export function onError(log: Logger): ErrorHandler {
         "retry-after": "5",
       });
     }
+    if (classifyError(err) === "transient") {
+      // A statement timeout (the routes' pool cancels what outlives the request's deadline), a
+      // deadlock, a serialization failure: the request did nothing and may succeed if retried.
+      log.warn("database gave up on the request", { error: err, path: c.req.path });
+      return problemResponse(
+        c,
+        503,
+        "The database could not complete the request; retry shortly",
+        {},
+        {
+          "retry-after": "1",
+        },
+      );
+    }
     log.error("unhandled error", { error: err, stack: (err as Error).stack, path: c.req.path });
     return problemResponse(c, 500, "An unexpected error occurred");
   };

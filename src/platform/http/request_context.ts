@@ -11,6 +11,19 @@ import { childTraceparent, traceIdOf } from "../trace.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
+/**
+ * The methods that keep their name as a metric label. Any other token is a valid method to HTTP,
+ * so a client could mint one series per made-up method; they all count as `OTHER`. The route
+ * label is bounded already: it is the matched route's pattern (`/*` when none matched), never
+ * the raw path.
+ */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]);
+
+/** `method` as a metric label: itself if standard, else `OTHER`. */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : "OTHER";
+}
+
 export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
@@ -28,8 +41,9 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
       const seconds = (performance.now() - started) / 1000;
       const route = c.req.routePath ?? "unmatched";
       const status = c.res.status;
-      httpRequests.inc({ method: c.req.method, route, status: String(status) });
-      httpDuration.observe({ method: c.req.method, route }, seconds);
+      const method = methodLabel(c.req.method);
+      httpRequests.inc({ method, route, status: String(status) });
+      httpDuration.observe({ method, route }, seconds);
       log.info("request", {
         requestId,
         traceId,

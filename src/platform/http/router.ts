@@ -5,7 +5,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { auth } from "./auth.ts";
+import { auth, type TokenPolicy } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem, validationProblem } from "./problem.ts";
 import { unstorableStrings } from "./strings.ts";
@@ -43,17 +43,17 @@ export function router(): OpenAPIHono<AppEnv> {
  * A service's routes under one path prefix, every one behind a bearer token: the group applies
  * `auth` itself to everything below where it is mounted, matched route or not, so a route added
  * to the group cannot be public by mistake (admin routes add `requireAdmin()` to their own
- * middleware). Mount it under its prefix (`group.route("/orders", protectedRouter(secret))`), never
+ * middleware). Mount it under its prefix (`group.route("/orders", protectedRouter(tokens))`), never
  * at the root: there its `*` middleware would meet every request of the API (health, docs, and an
  * unknown path would answer 401 instead of 404).
  * @example
- * const orders = protectedRouter(jwtSecret);
+ * const orders = protectedRouter(tokens);
  * orders.openapi(createRoute({ method: "get", path: "/{id}", ... }), handler);
  * return router().route("/orders", orders);
  */
-export function protectedRouter(jwtSecret: string): OpenAPIHono<AppEnv> {
+export function protectedRouter(tokens: TokenPolicy): OpenAPIHono<AppEnv> {
   const app = router();
-  app.use("*", auth(jwtSecret));
+  app.use("*", auth(tokens));
   return app;
 }
 
