@@ -18,6 +18,7 @@ import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 import { isPastDeadline, type RunClock } from "../platform/run_clock.ts";
 import { splitBy } from "../platform/split_by.ts";
+import { recordChanges } from "../platform/run_changes.ts";
 
 type RedemptionStatus = "REDEEMED" | "REJECTED" | "RESTORED" | "CANCELLED";
 
@@ -61,14 +62,8 @@ export function decideRedemptions(
   log: Logger,
 ): RedeemerChanges {
   const out: RedeemerChanges = { redemptions: new Map(), userCoupons: new Map(), events: [] };
-  const record = (orderId: string, r: Redemption) => {
-    state.redemptions.set(orderId, r);
-    out.redemptions.set(orderId, r);
-  };
-  const setCoupon = (id: string, uc: UserCoupon) => {
-    state.userCoupons.set(id, uc);
-    out.userCoupons.set(id, uc);
-  };
+  const record = recordChanges(state.redemptions, out.redemptions);
+  const setCoupon = recordChanges(state.userCoupons, out.userCoupons);
   for (const event of events) {
     const elog = eventLog(log, event);
     const { orderId, userCouponId } = event.payload;

@@ -18,6 +18,7 @@ import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 import { isPastDeadline, type RunClock } from "../platform/run_clock.ts";
 import { splitBy } from "../platform/split_by.ts";
+import { recordChanges } from "../platform/run_changes.ts";
 
 interface Line {
   productId: string;
@@ -57,14 +58,8 @@ export function decideInventory(
   log: Logger,
 ): InventoryChanges {
   const out: InventoryChanges = { reservations: new Map(), stock: new Map(), events: [] };
-  const reserve = (orderId: string, r: Reservation) => {
-    state.reservations.set(orderId, r);
-    out.reservations.set(orderId, r);
-  };
-  const setStock = (productId: string, stock: number) => {
-    state.stock.set(productId, stock);
-    out.stock.set(productId, stock);
-  };
+  const reserve = recordChanges(state.reservations, out.reservations);
+  const setStock = recordChanges(state.stock, out.stock);
   for (const event of events) {
     const elog = eventLog(log, event);
     const { orderId } = event.payload;

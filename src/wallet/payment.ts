@@ -17,6 +17,7 @@ import { topicFor } from "../events/topics.ts";
 import { consumerMetrics } from "../platform/metrics.ts";
 import { isPastDeadline, type RunClock } from "../platform/run_clock.ts";
 import { splitBy } from "../platform/split_by.ts";
+import { recordChanges } from "../platform/run_changes.ts";
 
 type PaymentStatus = "PAID" | "FAILED" | "REFUNDED" | "CANCELLED";
 
@@ -52,14 +53,8 @@ export function decidePayments(
   log: Logger,
 ): PaymentChanges {
   const out: PaymentChanges = { payments: new Map(), balances: new Map(), events: [] };
-  const record = (orderId: string, p: Payment) => {
-    state.payments.set(orderId, p);
-    out.payments.set(orderId, p);
-  };
-  const setBalance = (userId: string, balance: number) => {
-    state.balances.set(userId, balance);
-    out.balances.set(userId, balance);
-  };
+  const record = recordChanges(state.payments, out.payments);
+  const setBalance = recordChanges(state.balances, out.balances);
   for (const event of events) {
     const elog = eventLog(log, event);
     const { orderId, userId } = event.payload;
