@@ -1,8 +1,9 @@
 /**
- * `deno task bench [relay] [orders] [contention] [hot] [api] [--runs N] [--quick]`: the benchmark
- * suite against the local stack, each figure next to its limit measured in the same run. Brings
- * the stack up and runs setup first; writes Markdown and JSON reports to results/ (after every
- * run, so a failure keeps what was measured). No scenario named: all, in the order above.
+ * `deno task bench [relay] [orders] [hops] [contention] [hot] [api] [--runs N] [--quick]`: the
+ * benchmark suite against the local stack, each figure next to its limit measured in the same
+ * run. Brings the stack up and runs setup first; writes Markdown and JSON reports to results/
+ * (after every run, so a failure keeps what was measured). No scenario named: all, in the order
+ * above.
  *
  * Each scenario is a module of bench/scenarios/ (registry.ts lists them) with its run and its
  * report section:
@@ -10,6 +11,7 @@
  * - orders: 202 -> CONFIRMED latency at 50/s and 200/s, then a sweep for the highest rate with
  *   p99 under 1 s (200 users); beside it the monolith (the same business work as one transaction
  *   per order, pgbench) and the cost per confirmed order of both.
+ * - hops: orders at 50/s, each hop split into the relay's part and the consumer's (hop_tail.ts).
  * - contention: 200/s for 30 s from 12 users on one product: every order contends for the same
  *   stock row and 12 balances, from all partitions at once.
  * - hot: one coupon, 20,000 users, one partition: the issuer's decisions/s.

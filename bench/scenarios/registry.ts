@@ -8,5 +8,6 @@ import { orders } from "./orders.ts";
 import { contention } from "./contention.ts";
 import { hot } from "./hot.ts";
 import { api } from "./api.ts";
+import { hops } from "./hops.ts";
 
-export const SCENARIOS: readonly Scenario<unknown>[] = [relay, orders, contention, hot, api];
+export const SCENARIOS: readonly Scenario<unknown>[] = [relay, orders, hops, contention, hot, api];
