@@ -36,10 +36,13 @@ export async function startTail(): Promise<{ stop(): Promise<Map<string, number>
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
   const reader = lines.getReader();
-  const first = await reader.read();
-  if (first.value !== "ready") {
-    child.kill();
-    throw new Error(`the hop tail did not start (it said ${JSON.stringify(first.value)})`);
+  // Anything it prints before "ready" (a log line) is not an event.
+  for (let r = await reader.read(); r.value !== "ready"; r = await reader.read()) {
+    if (r.done) {
+      throw new Error(
+        `the hop tail exited (code ${(await child.status).code}) before it was ready`,
+      );
+    }
   }
   const readable = new Map<string, number>();
   const collected = (async () => {
@@ -98,8 +101,6 @@ async function tailProcess(cfg: Config): Promise<void> {
   await admin.disconnect();
 }
 
-if (import.meta.main) await tailProcess(parseConfig(Deno.env.toObject()));
-
 /** Every group's hops for the events the tail saw (the inbox claims of those events). */
 export async function hopsOf(sql: Sql, readable: Map<string, number>): Promise<Hop[]> {
   const ids = [...readable.keys()];
@@ -122,3 +123,5 @@ export async function hopsOf(sql: Sql, readable: Map<string, number>): Promise<H
     consumerMs: summarize(g.consumer),
   }));
 }
+
+if (import.meta.main) await tailProcess(parseConfig(Deno.env.toObject()));

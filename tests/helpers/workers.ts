@@ -115,15 +115,23 @@ export class Workers {
     let consuming = false;
     let consumingSeen = 0;
     let port = 0;
+    // Whole lines only: a read can end in the middle of a line (a busy start-up writes faster
+    // than the pipe is read), and a marker cut in two was never seen (a 60 s timeout in CI).
+    const onLine = (line: string) => {
+      if (line.includes('"msg":"consuming"') && ++consumingSeen >= names.length) consuming = true;
+      const m = /"msg":"ops endpoints listening".*"port":(\d+)/.exec(line);
+      if (m) port = Number(m[1]);
+    };
     const pump = async (stream: ReadableStream<Uint8Array>) => {
+      const decoder = new TextDecoder();
+      let rest = "";
       for await (const chunk of stream) {
-        const text = new TextDecoder().decode(chunk);
-        consumingSeen += text.split('"msg":"consuming"').length - 1;
-        if (consumingSeen >= names.length) consuming = true;
-        const m = /"msg":"ops endpoints listening"[^\n]*"port":(\d+)/.exec(text);
-        if (m) port = Number(m[1]);
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop()!;
+        lines.forEach(onLine);
         await log.write(chunk);
       }
+      if (rest) onLine(rest);
     };
     const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
     const exited = pumped.then(() => child.status);
