@@ -826,22 +826,34 @@ async function kafkaProbe(
 }
 
 /** Formats the single node's storage (a standalone quorum of one). */
-async function kafkaFormatStorage(conf: string): Promise<void> {
-  const data = `${STACK_DIR}/kafka/data`;
-  if (await exists(`${data}/meta.properties`)) return await checkScramUsers("kafka", data);
+function kafkaFormatStorage(conf: string): Promise<void> {
+  return formatStorage("kafka", `${STACK_DIR}/kafka/data`, conf, randomClusterId, ["--standalone"]);
+}
+
+/**
+ * Formats a node's storage in `data` with the stack's SCRAM users (its first metadata has them),
+ * unless it is formatted already: then it only checks that those users are there.
+ */
+async function formatStorage(
+  label: string,
+  data: string,
+  conf: string,
+  clusterId: () => Promise<string>,
+  extra: string[] = [],
+): Promise<void> {
+  if (await exists(`${data}/meta.properties`)) return await checkScramUsers(label, data);
   await Deno.mkdir(data, { recursive: true });
-  const clusterId = await randomClusterId();
   const f = await run("java", [
     ...STORAGE_TOOL,
     "format",
     "-t",
-    clusterId,
+    await clusterId(),
     "-c",
     conf,
-    "--standalone",
+    ...extra,
     ...await addScramArgs(),
   ]);
-  if (!f.ok) throw new StackError(`kafka: storage format failed:\n${f.text}`);
+  if (!f.ok) throw new StackError(`${label}: storage format failed:\n${f.text}`);
   await markScramUsers(data);
 }
 
@@ -850,12 +862,7 @@ const STORAGE_TOOL = ["-cp", `${STACK_DIR}/lib/*`, "kafka.tools.StorageTool"];
 
 /** A new cluster id, from Kafka's own StorageTool. */
 async function randomClusterId(): Promise<string> {
-  const id = await run("java", [
-    "-cp",
-    `${STACK_DIR}/lib/*`,
-    "kafka.tools.StorageTool",
-    "random-uuid",
-  ]);
+  const id = await run("java", [...STORAGE_TOOL, "random-uuid"]);
   if (!id.ok) throw new StackError(`kafka: could not make a cluster id:\n${id.text}`);
   return id.text.trim().split("\n").pop()!.trim();
 }
@@ -885,26 +892,14 @@ function kafkaClusterId(file: string): Promise<string> {
  * (`controller.quorum.voters` names all three), so no `--standalone` / `--initial-controllers`.
  */
 function clusterFormatStorage(nodeId: number) {
-  return async (conf: string): Promise<void> => {
-    const data = `${STACK_DIR}/kafka/node-${nodeId}`;
-    if (await exists(`${data}/meta.properties`)) {
-      return await checkScramUsers(`kafka-${nodeId}`, data);
-    }
-    await Deno.mkdir(data, { recursive: true });
-    const clusterId = await kafkaClusterId(`${STACK_DIR}/kafka/cluster-id`);
-    // The same users on every node: each node's first metadata must agree.
-    const f = await run("java", [
-      ...STORAGE_TOOL,
-      "format",
-      "-t",
-      clusterId,
-      "-c",
+  // The same users on every node: each node's first metadata must agree.
+  return (conf: string): Promise<void> =>
+    formatStorage(
+      `kafka-${nodeId}`,
+      `${STACK_DIR}/kafka/node-${nodeId}`,
       conf,
-      ...await addScramArgs(),
-    ]);
-    if (!f.ok) throw new StackError(`kafka-${nodeId}: storage format failed:\n${f.text}`);
-    await markScramUsers(data);
-  };
+      () => kafkaClusterId(`${STACK_DIR}/kafka/cluster-id`),
+    );
 }
 
 async function connectProbe(url: string): Promise<{ ok: boolean; detail: string }> {
