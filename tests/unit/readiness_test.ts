@@ -130,6 +130,9 @@ Deno.test(
       DATABASE_URL: "postgres://shop_secret_user@127.0.0.1:1/shop",
       KAFKA_BROKERS: "127.0.0.1:1",
       KAFKA_CONNECT_URL: "http://127.0.0.1:1",
+      // Given, so the test needs no local stack's users file (no broker answers anyway).
+      KAFKA_USERNAME: "ops",
+      KAFKA_PASSWORD: "unused-password",
     });
     const sql = connect(cfg.databaseUrl, { max: 1 });
     const lines: string[] = [];
